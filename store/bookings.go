@@ -1,0 +1,653 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Booking statuses. Pending and accepted bookings hold beds.
+const (
+	StatusPending   = "pending"
+	StatusAccepted  = "accepted"
+	StatusRejected  = "rejected"
+	StatusCancelled = "cancelled"
+)
+
+// Statuses in display order.
+var Statuses = []string{StatusPending, StatusAccepted, StatusRejected, StatusCancelled}
+
+// Limits of the booking rules that are not settings.
+const (
+	MinPersons    = 1
+	MaxPersons    = 20
+	MaxNotesRunes = 500
+	MaxReasonRune = 500
+)
+
+// Item is one accommodation of a booking and how many sleep there.
+type Item struct {
+	AccommodationID   int64
+	AccommodationName string // filled when read
+	Kind              string // filled when read
+	Persons           int
+}
+
+// Booking is a stay at the house.
+type Booking struct {
+	ID        int64
+	UserID    int64
+	UserName  string
+	Arrival   Date
+	Departure Date
+	Notes     string
+	Status    string
+	Reason    string // why it was rejected
+	Items     []Item
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Nights is the number of nights of the stay.
+func (b *Booking) Nights() int { return int(b.Departure - b.Arrival) }
+
+// Persons is the number of persons over all items.
+func (b *Booking) Persons() int {
+	n := 0
+	for _, it := range b.Items {
+		n += it.Persons
+	}
+	return n
+}
+
+// HoldsBeds tells whether the booking counts against capacity.
+func (b *Booking) HoldsBeds() bool { return b.Status == StatusPending || b.Status == StatusAccepted }
+
+// BookingInput is what a member asks for when creating or editing.
+type BookingInput struct {
+	Arrival   Date
+	Departure Date
+	Items     []Item
+	Notes     string
+}
+
+// snapshot is what the history keeps of a booking before and after a change.
+type snapshot struct {
+	Arrival   string         `json:"arrival"`
+	Departure string         `json:"departure"`
+	Items     []snapshotItem `json:"items"`
+	Notes     string         `json:"notes"`
+}
+
+type snapshotItem struct {
+	AccommodationID int64  `json:"accommodation_id"`
+	Name            string `json:"name"`
+	Persons         int    `json:"persons"`
+}
+
+func snapshotOf(arrival, departure Date, items []Item, notes string) string {
+	sn := snapshot{Arrival: arrival.String(), Departure: departure.String(), Notes: notes}
+	for _, it := range items {
+		sn.Items = append(sn.Items, snapshotItem{it.AccommodationID, it.AccommodationName, it.Persons})
+	}
+	b, _ := json.Marshal(sn)
+	return string(b)
+}
+
+// accommodationsByID reads all accommodations inside the transaction, so the
+// checks see the same beds and active flags as the commit.
+func accommodationsByID(ctx context.Context, tx *sql.Tx) (map[int64]*Accommodation, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+accommodationColumns+` FROM accommodations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[int64]*Accommodation{}
+	for rows.Next() {
+		a, err := scanAccommodation(rows)
+		if err != nil {
+			return nil, err
+		}
+		m[a.ID] = a
+	}
+	return m, rows.Err()
+}
+
+// checkBooking applies every booking rule to in. old is the booking being
+// edited (nil when creating): its own beds do not count against it, and a
+// stay that has begun may keep its arrival date.
+func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, old *Booking) error {
+	settings := s.Settings()
+	today := s.Today()
+	var ps problems
+	in.Notes = strings.TrimSpace(in.Notes)
+	if len([]rune(in.Notes)) > MaxNotesRunes {
+		ps.add("notes", KeyTooLong, MaxNotesRunes)
+	}
+	if in.Arrival < today && (old == nil || in.Arrival != old.Arrival) {
+		ps.add("arrival", KeyArrivalPast)
+	}
+	datesOK := true
+	if in.Departure <= in.Arrival {
+		ps.add("departure", KeyDepartureBefore)
+		datesOK = false
+	} else if n := int(in.Departure - in.Arrival); n > settings.MaxNights {
+		ps.add("departure", KeyTooManyNights, settings.MaxNights)
+		datesOK = false
+	}
+	if len(in.Items) == 0 {
+		ps.add("items", KeyNoItems)
+	}
+	accs, err := accommodationsByID(ctx, tx)
+	if err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	var checkable []Item
+	for i := range in.Items {
+		it := &in.Items[i]
+		field := fmt.Sprintf("items.%d", it.AccommodationID)
+		a, ok := accs[it.AccommodationID]
+		if !ok {
+			ps.add(field, KeyUnknownAcc)
+			continue
+		}
+		it.AccommodationName, it.Kind = a.Name, a.Kind
+		if seen[it.AccommodationID] {
+			ps.add(field, KeyDuplicateItem)
+			continue
+		}
+		seen[it.AccommodationID] = true
+		if it.Persons < MinPersons || it.Persons > MaxPersons {
+			ps.add(field, KeyPersonsRange, MinPersons, MaxPersons)
+			continue
+		}
+		// An edit may keep an accommodation that was deactivated after the
+		// booking was made, but not put more people in it.
+		if !a.Active && !(old != nil && slices.ContainsFunc(old.Items, func(o Item) bool {
+			return o.AccommodationID == it.AccommodationID && it.Persons <= o.Persons
+		})) {
+			ps.add(field, KeyInactiveAcc, a.Name)
+			continue
+		}
+		checkable = append(checkable, *it)
+	}
+	// Capacity only means something for valid dates; report the other
+	// problems first so the member fixes those before seeing bed counts.
+	if datesOK && len(ps) == 0 {
+		var exclude int64
+		if old != nil {
+			exclude = old.ID
+		}
+		for _, it := range checkable {
+			night, free, err := s.tightestNight(ctx, tx, accs[it.AccommodationID], in.Arrival, in.Departure, exclude, it.Persons)
+			if err != nil {
+				return err
+			}
+			if free < it.Persons {
+				ps.add(fmt.Sprintf("items.%d", it.AccommodationID), KeyNoCapacity, it.AccommodationName, max(free, 0), night)
+			}
+		}
+	}
+	return ps.err()
+}
+
+// tightestNight finds, for one accommodation and the nights [from, to), the
+// first night with fewer than want free beds (or else the night with the
+// fewest), counting every bed-holding booking except exclude. Capacity is
+// per night: two bookings that overlap the range but not each other do not
+// add up.
+func (s *Store) tightestNight(ctx context.Context, tx *sql.Tx, a *Accommodation, from, to Date, exclude int64, want int) (Date, int, error) {
+	used := make([]int, to-from)
+	rows, err := tx.QueryContext(ctx, `SELECT b.arrival, b.departure, i.persons
+		FROM booking_items i JOIN bookings b ON b.id = i.booking_id
+		WHERE i.accommodation_id = ? AND b.status IN ('pending', 'accepted')
+		  AND b.departure > ? AND b.arrival < ? AND b.id <> ?`,
+		a.ID, from.String(), to.String(), exclude)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var arr, dep string
+		var persons int
+		if err := rows.Scan(&arr, &dep, &persons); err != nil {
+			return 0, 0, err
+		}
+		ad, _ := ParseDate(arr)
+		dd, _ := ParseDate(dep)
+		for d := max(ad, from); d < min(dd, to); d++ {
+			used[d-from] += persons
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	night, free := from, a.Beds-used[0]
+	for i, u := range used {
+		if f := a.Beds - u; f < want {
+			return from + Date(i), f, nil
+		} else if f < free {
+			night, free = from+Date(i), f
+		}
+	}
+	return night, free, nil
+}
+
+func insertItems(ctx context.Context, tx *sql.Tx, bookingID int64, items []Item) error {
+	for _, it := range items {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO booking_items (booking_id, accommodation_id, persons) VALUES (?, ?, ?)`,
+			bookingID, it.AccommodationID, it.Persons); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, actor *User, kind, reason, before, after string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, actor_id, kind, at, reason, before, after)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, bookingID, actor.ID, kind, timestamp(s.now()), reason, before, after)
+	return err
+}
+
+// CreateBooking books a stay for actor. The rules and the capacity check run
+// inside the write transaction, so two members can never get the same last
+// bed. A new booking is pending until an administrator decides.
+func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput) (*Booking, error) {
+	if !actor.CanBook() {
+		return nil, fmt.Errorf("create booking: %w", ErrForbidden)
+	}
+	in.Items = slices.Clone(in.Items)
+	now := timestamp(s.now())
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The actor may have been disabled since the session was loaded.
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM users WHERE id = ?`, actor.ID).Scan(&state); err != nil || state != StateApproved {
+			return ErrForbidden
+		}
+		if err := s.checkBooking(ctx, tx, &in, nil); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO bookings (user_id, arrival, departure, notes, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
+			actor.ID, in.Arrival.String(), in.Departure.String(), in.Notes, now, now).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if err := insertItems(ctx, tx, id, in.Items); err != nil {
+			return err
+		}
+		return s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create booking: %w", err)
+	}
+	return s.bookingByID(ctx, s.writer, id)
+}
+
+// loadForChange reads a booking inside a write transaction and checks that
+// actor may change it: the owner or an administrator.
+func (s *Store) loadForChange(ctx context.Context, tx *sql.Tx, actor *User, id int64) (*Booking, error) {
+	b, err := s.bookingByID(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsAdmin() && !(actor.CanBook() && actor.ID == b.UserID) {
+		return nil, ErrForbidden
+	}
+	return b, nil
+}
+
+// UpdateBooking changes dates, items or notes. An accepted booking whose
+// dates or items a member changes goes back to pending: the administrator
+// accepted something else. Changing only the notes keeps the status.
+func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in BookingInput) (*Booking, error) {
+	in.Items = slices.Clone(in.Items)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		old, err := s.loadForChange(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		if !old.HoldsBeds() {
+			return fmt.Errorf("booking is %s: %w", old.Status, ErrConflict)
+		}
+		if old.Departure <= s.Today() && !actor.IsAdmin() {
+			return fmt.Errorf("stay is over: %w", ErrConflict)
+		}
+		if err := s.checkBooking(ctx, tx, &in, old); err != nil {
+			return err
+		}
+		oldItems := slices.Clone(old.Items)
+		sortItems(oldItems)
+		sortItems(in.Items)
+		before := snapshotOf(old.Arrival, old.Departure, oldItems, old.Notes)
+		after := snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes)
+		if before == after {
+			return nil
+		}
+		status := old.Status
+		staysChanged := snapshotOf(old.Arrival, old.Departure, oldItems, "") != snapshotOf(in.Arrival, in.Departure, in.Items, "")
+		if staysChanged && !actor.IsAdmin() {
+			status = StatusPending
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET arrival = ?, departure = ?, notes = ?, status = ?, updated_at = ? WHERE id = ?`,
+			in.Arrival.String(), in.Departure.String(), in.Notes, status, timestamp(s.now()), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM booking_items WHERE booking_id = ?`, id); err != nil {
+			return err
+		}
+		if err := insertItems(ctx, tx, id, in.Items); err != nil {
+			return err
+		}
+		return s.addEvent(ctx, tx, id, actor, "edited", "", before, after)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update booking %d: %w", id, err)
+	}
+	return s.bookingByID(ctx, s.writer, id)
+}
+
+// sortItems puts items in a canonical order so snapshots compare equal
+// whatever order a form sent them in.
+func sortItems(items []Item) {
+	slices.SortFunc(items, func(a, b Item) int { return int(a.AccommodationID - b.AccommodationID) })
+}
+
+// AcceptBooking confirms a pending booking. Administrators only. Its beds
+// were already held while pending, so no capacity check is needed.
+func (s *Store) AcceptBooking(ctx context.Context, actor *User, id int64) error {
+	return s.decide(ctx, actor, id, StatusAccepted, "")
+}
+
+// RejectBooking refuses a pending booking with a reason the member sees.
+func (s *Store) RejectBooking(ctx context.Context, actor *User, id int64, reason string) error {
+	reason = strings.TrimSpace(reason)
+	var ps problems
+	if reason == "" {
+		ps.add("reason", KeyRequired)
+	} else if len([]rune(reason)) > MaxReasonRune {
+		ps.add("reason", KeyTooLong, MaxReasonRune)
+	}
+	if err := ps.err(); err != nil {
+		return err
+	}
+	return s.decide(ctx, actor, id, StatusRejected, reason)
+}
+
+func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reason string) error {
+	if !actor.IsAdmin() {
+		return fmt.Errorf("%s booking %d: %w", status, id, ErrForbidden)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		b, err := s.bookingByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != StatusPending {
+			return fmt.Errorf("booking is %s: %w", b.Status, ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, reason = ?, updated_at = ? WHERE id = ?`,
+			status, reason, timestamp(s.now()), id); err != nil {
+			return err
+		}
+		return s.addEvent(ctx, tx, id, actor, status, reason, "", "")
+	})
+	if err != nil {
+		return fmt.Errorf("%s booking %d: %w", status, id, err)
+	}
+	return nil
+}
+
+// CancelBooking cancels a pending or accepted booking and frees its beds.
+// The owner may cancel until the stay is over; an administrator any time.
+func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		b, err := s.loadForChange(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		if !b.HoldsBeds() {
+			return fmt.Errorf("booking is %s: %w", b.Status, ErrConflict)
+		}
+		if b.Departure <= s.Today() && !actor.IsAdmin() {
+			return fmt.Errorf("stay is over: %w", ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE id = ?`,
+			timestamp(s.now()), id); err != nil {
+			return err
+		}
+		return s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", "")
+	})
+	if err != nil {
+		return fmt.Errorf("cancel booking %d: %w", id, err)
+	}
+	return nil
+}
+
+// querier is what both *sql.DB and *sql.Tx offer, so reads can run inside a
+// write transaction or on the reader pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// listBookings reads bookings with their owners and items in one query.
+// where and order are trusted SQL fragments over the alias b.
+func listBookings(ctx context.Context, q querier, where, order string, args ...any) ([]*Booking, error) {
+	rows, err := q.QueryContext(ctx, `SELECT b.id, b.user_id, u.name, b.arrival, b.departure, b.notes, b.status, b.reason,
+			b.created_at, b.updated_at, i.accommodation_id, a.name, a.kind, i.persons
+		FROM bookings b
+		JOIN users u ON u.id = b.user_id
+		JOIN booking_items i ON i.booking_id = b.id
+		JOIN accommodations a ON a.id = i.accommodation_id
+		WHERE `+where+`
+		ORDER BY `+order+`, b.id, a.sort_order, a.name COLLATE NOCASE`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Booking
+	var cur *Booking
+	for rows.Next() {
+		var b Booking
+		var it Item
+		var arr, dep, created, updated string
+		if err := rows.Scan(&b.ID, &b.UserID, &b.UserName, &arr, &dep, &b.Notes, &b.Status, &b.Reason,
+			&created, &updated, &it.AccommodationID, &it.AccommodationName, &it.Kind, &it.Persons); err != nil {
+			return nil, err
+		}
+		if cur == nil || cur.ID != b.ID {
+			b.Arrival, _ = ParseDate(arr)
+			b.Departure, _ = ParseDate(dep)
+			b.CreatedAt, b.UpdatedAt = parseTimestamp(created), parseTimestamp(updated)
+			cur = &b
+			out = append(out, cur)
+		}
+		cur.Items = append(cur.Items, it)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) bookingByID(ctx context.Context, q querier, id int64) (*Booking, error) {
+	bs, err := listBookings(ctx, q, `b.id = ?`, `b.arrival`, id)
+	if err != nil {
+		return nil, fmt.Errorf("booking %d: %w", id, err)
+	}
+	if len(bs) == 0 {
+		return nil, fmt.Errorf("booking %d: %w", id, ErrNotFound)
+	}
+	return bs[0], nil
+}
+
+// Booking returns one booking for viewer: its owner or an administrator.
+// Others learn only that it is not theirs to see.
+func (s *Store) Booking(ctx context.Context, viewer *User, id int64) (*Booking, error) {
+	b, err := s.bookingByID(ctx, s.reader, id)
+	if err != nil {
+		return nil, err
+	}
+	if !viewer.IsAdmin() && (viewer == nil || viewer.ID != b.UserID) {
+		return nil, fmt.Errorf("booking %d: %w", id, ErrForbidden)
+	}
+	return b, nil
+}
+
+// Event is one entry of a booking's history.
+type Event struct {
+	ID        int64
+	Kind      string // created, edited, accepted, rejected, cancelled
+	ActorID   int64
+	ActorName string
+	At        time.Time
+	Reason    string
+	Before    *Snapshot // edits only
+	After     *Snapshot // created and edited
+}
+
+// Snapshot is a booking's dates, items and notes at one moment.
+type Snapshot struct {
+	Arrival   Date
+	Departure Date
+	Items     []Item
+	Notes     string
+}
+
+func parseSnapshot(s string) *Snapshot {
+	if s == "" {
+		return nil
+	}
+	var sn snapshot
+	if json.Unmarshal([]byte(s), &sn) != nil {
+		return nil
+	}
+	out := &Snapshot{Notes: sn.Notes}
+	out.Arrival, _ = ParseDate(sn.Arrival)
+	out.Departure, _ = ParseDate(sn.Departure)
+	for _, it := range sn.Items {
+		out.Items = append(out.Items, Item{AccommodationID: it.AccommodationID, AccommodationName: it.Name, Persons: it.Persons})
+	}
+	return out
+}
+
+// Events returns a booking's history, oldest first. The caller has already
+// checked that the viewer may see the booking.
+func (s *Store) Events(ctx context.Context, bookingID int64) ([]Event, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT e.id, e.kind, coalesce(e.actor_id, 0), coalesce(u.name, ''), e.at, e.reason, e.before, e.after
+		FROM booking_events e LEFT JOIN users u ON u.id = e.actor_id
+		WHERE e.booking_id = ? ORDER BY e.id`, bookingID)
+	if err != nil {
+		return nil, fmt.Errorf("events of booking %d: %w", bookingID, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at, before, after string
+		if err := rows.Scan(&e.ID, &e.Kind, &e.ActorID, &e.ActorName, &at, &e.Reason, &before, &after); err != nil {
+			return nil, fmt.Errorf("events of booking %d: %w", bookingID, err)
+		}
+		e.At, e.Before, e.After = parseTimestamp(at), parseSnapshot(before), parseSnapshot(after)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Which bookings a list shows, by time.
+const (
+	WhenUpcoming = "upcoming" // not yet over: departure after today
+	WhenPast     = "past"
+	WhenAll      = "all"
+)
+
+// BookingFilter selects bookings for a list.
+type BookingFilter struct {
+	UserID int64  // 0: everyone's
+	When   string // WhenUpcoming (default), WhenPast, WhenAll
+	Status string // "": any
+}
+
+// Bookings lists bookings. Upcoming ones come soonest first, past ones most
+// recent first.
+func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]*Booking, error) {
+	where := []string{"1"}
+	var args []any
+	if f.UserID != 0 {
+		where = append(where, "b.user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.Status != "" {
+		if !slices.Contains(Statuses, f.Status) {
+			return nil, fmt.Errorf("bookings: status %q: %w", f.Status, ErrInvalid)
+		}
+		where = append(where, "b.status = ?")
+		args = append(args, f.Status)
+	}
+	order := "b.arrival"
+	today := s.Today().String()
+	switch f.When {
+	case WhenUpcoming, "":
+		where = append(where, "b.departure > ?")
+		args = append(args, today)
+	case WhenPast:
+		where = append(where, "b.departure <= ?")
+		args = append(args, today)
+		order = "b.arrival DESC"
+	case WhenAll:
+		order = "b.arrival DESC"
+	default:
+		return nil, fmt.Errorf("bookings: when %q: %w", f.When, ErrInvalid)
+	}
+	bs, err := listBookings(ctx, s.reader, strings.Join(where, " AND "), order, args...)
+	if err != nil {
+		return nil, fmt.Errorf("bookings: %w", err)
+	}
+	return bs, nil
+}
+
+// BookingsOverlapping returns the bed-holding bookings with at least one
+// night in [from, to): what the calendar shows.
+func (s *Store) BookingsOverlapping(ctx context.Context, from, to Date) ([]*Booking, error) {
+	bs, err := listBookings(ctx, s.reader, `b.status IN ('pending', 'accepted') AND b.departure > ? AND b.arrival < ?`,
+		`b.arrival`, from.String(), to.String())
+	if err != nil {
+		return nil, fmt.Errorf("bookings from %s to %s: %w", from, to, err)
+	}
+	return bs, nil
+}
+
+// CountBookingsByStatus counts bookings per status, for the dashboard and
+// the metrics.
+func (s *Store) CountBookingsByStatus(ctx context.Context) (map[string]int, error) {
+	return s.countBy(ctx, `SELECT status, count(*) FROM bookings GROUP BY status`, Statuses)
+}
+
+// CountUsersByState counts accounts per state.
+func (s *Store) CountUsersByState(ctx context.Context) (map[string]int, error) {
+	return s.countBy(ctx, `SELECT state, count(*) FROM users GROUP BY state`, UserStates)
+}
+
+func (s *Store) countBy(ctx context.Context, query string, keys []string) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	for _, k := range keys {
+		out[k] = 0
+	}
+	rows, err := s.reader.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("count: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("count: %w", err)
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

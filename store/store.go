@@ -1,0 +1,159 @@
+// Package store is the SQLite database of the booking server: opening it,
+// migrations, queries, and the booking rules, which are enforced inside the
+// write transactions so that no caller can get around them.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options are the values the store needs from its caller.
+type Options struct {
+	// Now is the clock; tests set it to make "today" whatever they need.
+	// Defaults to time.Now.
+	Now func() time.Time
+	// TimeZone is the house's time zone until an administrator sets one in
+	// the settings. Defaults to Europe/Berlin.
+	TimeZone *time.Location
+	// Readers is the size of the read-only pool (default 3). Each connection
+	// has its own page cache, so this is a memory knob.
+	Readers int
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	path     string
+	writer   *sql.DB // exactly one connection: SQLite has one writer anyway
+	reader   *sql.DB // read-only, a few connections, never queue behind writes
+	now      func() time.Time
+	settings atomic.Pointer[Settings]
+	// hashSem lets one password hash run at a time: argon2id takes 7 MiB
+	// per hash, and a login burst must not multiply that on a 512 MB Pi.
+	hashSem chan struct{}
+}
+
+// dsn builds the connection string. Pragmas go in the DSN so that every
+// connection of a pool gets them, not just the one a db.Exec happens to use.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// About 1 MiB of page cache per connection instead of the default 2 MB+.
+	q.Add("_pragma", "cache_size(-1024)")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// A read-then-write transaction begun with plain BEGIN fails with
+		// SQLITE_BUSY_SNAPSHOT under concurrency; BEGIN IMMEDIATE waits.
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.TimeZone == nil {
+		loc, err := time.LoadLocation("Europe/Berlin")
+		if err != nil {
+			return nil, fmt.Errorf("open: %w", err)
+		}
+		opt.TimeZone = loc
+	}
+	if opt.Readers <= 0 {
+		opt.Readers = 3
+	}
+	writer, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(opt.Readers)
+	reader.SetMaxIdleConns(opt.Readers)
+	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1)}
+	if err := s.loadSettings(ctx, opt.TimeZone); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Today is the current date in the house's time zone.
+func (s *Store) Today() Date {
+	return DateOf(s.now().In(s.Settings().Location()))
+}
+
+// write runs fn in an immediate transaction on the single writer.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// timestamp is how instants are stored.
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTimestamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// isUniqueViolation tells a UNIQUE constraint failure apart from other errors.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}

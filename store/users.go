@@ -1,0 +1,299 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Roles and states of a user.
+const (
+	RoleMember = "member"
+	RoleAdmin  = "admin"
+
+	StateInvited    = "invited"
+	StateRegistered = "registered"
+	StateVerified   = "verified"
+	StateApproved   = "approved"
+	StateRejected   = "rejected"
+	StateDisabled   = "disabled"
+)
+
+// Languages the interface speaks; "" means "follow the browser".
+var Languages = []string{"de", "en"}
+
+// UserStates in the order an account moves through them.
+var UserStates = []string{StateInvited, StateRegistered, StateVerified, StateApproved, StateRejected, StateDisabled}
+
+// User is a family member or administrator.
+type User struct {
+	ID        int64
+	Email     string
+	Name      string
+	Role      string
+	State     string
+	Language  string
+	CreatedAt time.Time
+}
+
+// IsAdmin is true for an approved administrator; a disabled admin has no
+// rights at all.
+func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin && u.State == StateApproved }
+
+// CanBook is true for approved accounts.
+func (u *User) CanBook() bool { return u != nil && u.State == StateApproved }
+
+const userColumns = `id, email, name, role, state, language, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var created string
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.State, &u.Language, &created); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = parseTimestamp(created)
+	return &u, nil
+}
+
+// NewUser is the input for CreateUser.
+type NewUser struct {
+	Email    string
+	Name     string
+	Role     string
+	State    string
+	Password string // may be empty for an invited user who sets it later
+	Language string
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+func validateUser(in *NewUser) problems {
+	var ps problems
+	in.Email = strings.TrimSpace(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	switch {
+	case in.Email == "":
+		ps.add("email", KeyRequired)
+	case len(in.Email) > 254 || !validEmail(in.Email):
+		ps.add("email", KeyBadEmail)
+	}
+	if in.Name == "" {
+		ps.add("name", KeyRequired)
+	} else if len([]rune(in.Name)) > 100 {
+		ps.add("name", KeyTooLong, 100)
+	}
+	if in.Role != RoleMember && in.Role != RoleAdmin {
+		ps.add("role", KeyBadRole)
+	}
+	if in.Language != "" && in.Language != "de" && in.Language != "en" {
+		ps.add("language", KeyBadLanguage)
+	}
+	return ps
+}
+
+// CreateUser adds an account. It is the low-level entry used by the command
+// line and by the invitation and setup flows.
+func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	ps := validateUser(&in)
+	valid := false
+	for _, st := range UserStates {
+		valid = valid || st == in.State
+	}
+	if !valid {
+		return nil, fmt.Errorf("create user: unknown state %q", in.State)
+	}
+	if in.Password != "" && len([]rune(in.Password)) < MinPasswordLength {
+		ps.add("password", KeyPasswordShort, MinPasswordLength)
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	hash := ""
+	if in.Password != "" {
+		var err error
+		if hash, err = s.HashPassword(in.Password); err != nil {
+			return nil, fmt.Errorf("create user: %w", err)
+		}
+	}
+	now := timestamp(s.now())
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id)
+	})
+	if isUniqueViolation(err) {
+		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return s.User(ctx, id)
+}
+
+// User returns one user.
+func (s *Store) User(ctx context.Context, id int64) (*User, error) {
+	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with that email (case-insensitive).
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, strings.TrimSpace(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user by email: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// Users lists all accounts, those waiting for a decision first.
+func (s *Store) Users(ctx context.Context) ([]*User, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		ORDER BY state NOT IN ('registered', 'verified'), name COLLATE NOCASE, id`)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	defer rows.Close()
+	var us []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("users: %w", err)
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+// HasAdmin reports whether any approved administrator exists; until one does,
+// the server offers its one-time setup link.
+func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
+	var n int
+	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND state = 'approved'`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("has admin: %w", err)
+	}
+	return n > 0, nil
+}
+
+// dummyHash is checked when an email is unknown, so that a login for a
+// missing account takes as long as one with a wrong password.
+const dummyHash = "$argon2id$v=19$m=7168,t=5,p=1$c29tZXNhbHRzb21lc2FsdA$PjhmcBX6Zc6CD1e4O8pPvmMzRX8w2CgqsG+0dqGkK8I"
+
+// Authenticate checks an email and password. Only approved accounts and
+// those waiting for approval may log in; the caller decides what a waiting
+// user sees.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	var id int64
+	var hash, state string
+	err := s.reader.QueryRowContext(ctx, `SELECT id, password_hash, state FROM users WHERE email = ?`,
+		strings.TrimSpace(email)).Scan(&id, &hash, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.checkPassword(dummyHash, password)
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if hash == "" {
+		s.checkPassword(dummyHash, password)
+		return nil, ErrBadCredentials
+	}
+	ok, err := s.checkPassword(hash, password)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate user %d: %w", id, err)
+	}
+	if !ok || state == StateRejected || state == StateDisabled || state == StateInvited {
+		return nil, ErrBadCredentials
+	}
+	return s.User(ctx, id)
+}
+
+// SetPassword replaces a user's password.
+func (s *Store) SetPassword(ctx context.Context, userID int64, password string) error {
+	if len([]rune(password)) < MinPasswordLength {
+		return &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	}
+	hash, err := s.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return s.updateUser(ctx, userID, `password_hash = ?`, hash)
+}
+
+// UpdateProfile changes what a user may change about themselves.
+func (s *Store) UpdateProfile(ctx context.Context, userID int64, name, language string) error {
+	in := NewUser{Email: "x@example.org", Name: name, Role: RoleMember, Language: language}
+	if err := validateUser(&in).err(); err != nil {
+		return err
+	}
+	return s.updateUser(ctx, userID, `name = ?, language = ?`, in.Name, in.Language)
+}
+
+// SetUserState moves an account (approve, reject, disable, enable). Only
+// administrators may, and not on themselves: an admin who disables their own
+// account could lock the family out.
+func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, state string) error {
+	if !actor.IsAdmin() {
+		return fmt.Errorf("set user state: %w", ErrForbidden)
+	}
+	if actor.ID == userID {
+		return fmt.Errorf("set user state: not on yourself: %w", ErrConflict)
+	}
+	switch state {
+	case StateApproved, StateRejected, StateDisabled:
+	default:
+		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
+	}
+	return s.updateUser(ctx, userID, `state = ?`, state)
+}
+
+// SetUserRole makes a user a member or an administrator.
+func (s *Store) SetUserRole(ctx context.Context, actor *User, userID int64, role string) error {
+	if !actor.IsAdmin() {
+		return fmt.Errorf("set user role: %w", ErrForbidden)
+	}
+	if actor.ID == userID {
+		return fmt.Errorf("set user role: not on yourself: %w", ErrConflict)
+	}
+	if role != RoleMember && role != RoleAdmin {
+		return fmt.Errorf("set user role %q: %w", role, ErrInvalid)
+	}
+	return s.updateUser(ctx, userID, `role = ?`, role)
+}
+
+func (s *Store) updateUser(ctx context.Context, userID int64, set string, args ...any) error {
+	args = append(args, timestamp(s.now()), userID)
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update user %d: %w", userID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
