@@ -3,11 +3,17 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
+	"booking/static"
 	"booking/store"
+	"booking/templates"
 )
 
 // Config is what main.go hands to the handlers.
@@ -16,14 +22,58 @@ type Config struct {
 	Logger  *slog.Logger
 	Version string
 	Started time.Time
+	// SessionLifetime is how long a login lasts (phones stay logged in).
+	SessionLifetime time.Duration
+	// SecureCookies marks cookies Secure; set it when served over HTTPS.
+	SecureCookies bool
+	// MetricsToken, when set, is required as a bearer token on /metrics.
+	MetricsToken string
+	// Backups reports replication state for the admin page and health;
+	// nil when replication is off.
+	Backups BackupStatus
+	// LoginRate and LoginBurst bound password and link attempts per client.
+	LoginRate  time.Duration
+	LoginBurst int
+}
+
+// BackupStatus is what the replication side tells the pages.
+type BackupStatus interface {
+	Status() ReplicationStatus
+}
+
+// ReplicationStatus is a snapshot of the replica's state.
+type ReplicationStatus struct {
+	Type          string // file, s3, sftp
+	Location      string // without secrets
+	LastSync      time.Time
+	LastError     string
+	LastErrorAt   time.Time
+	WindowStart   time.Time
+	WindowEnd     time.Time
+	Validation    string // result of the last validation, "" if none
+	ValidationAt  time.Time
+	RestoreWindow bool // whether WindowStart/End are known
 }
 
 // app holds everything the handlers need; it is built only by New.
 type app struct {
-	store   *store.Store
-	log     *slog.Logger
-	version string
-	started time.Time
+	store        *store.Store
+	log          *slog.Logger
+	version      string
+	started      time.Time
+	sessions     *scs.SessionManager
+	templates    pageTemplates
+	assets       *assets
+	limiter      *limiter
+	metrics      *metrics
+	metricsToken string
+	backups      BackupStatus
+
+	mu       sync.Mutex
+	calendar map[calendarKey][]byte // rendered month bodies, see calendar.go
+	calGen   uint64
+	pending  int
+	pendGen  uint64
 }
 
 // New builds the HTTP handler of the whole server.
@@ -31,6 +81,40 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &app{store: cfg.Store, log: cfg.Logger, version: cfg.Version, started: cfg.Started}
+	if cfg.SessionLifetime == 0 {
+		cfg.SessionLifetime = 30 * 24 * time.Hour
+	}
+	if cfg.LoginRate == 0 {
+		cfg.LoginRate, cfg.LoginBurst = 6*time.Second, 10
+	}
+	as, err := loadAssets(static.FS)
+	if err != nil {
+		return nil, fmt.Errorf("static assets: %w", err)
+	}
+	tmpl, err := parseTemplates(templates.FS, as.url)
+	if err != nil {
+		return nil, err
+	}
+	sm := scs.New()
+	sm.Store = cfg.Store.Sessions()
+	sm.Lifetime = cfg.SessionLifetime
+	sm.Cookie.Name = "booking_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = cfg.SecureCookies
+	sm.Cookie.Persist = true
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		cfg.Logger.Error("session", "request_id", info(r).id, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+	a := &app{
+		store: cfg.Store, log: cfg.Logger, version: cfg.Version, started: cfg.Started,
+		sessions: sm, templates: tmpl, assets: as,
+		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
+		metrics:      newMetrics(cfg.Store, cfg.Version),
+		metricsToken: cfg.MetricsToken,
+		backups:      cfg.Backups,
+		calendar:     map[calendarKey][]byte{},
+	}
 	return a.routes(), nil
 }

@@ -39,6 +39,9 @@ type Store struct {
 	// hashSem lets one password hash run at a time: argon2id takes 7 MiB
 	// per hash, and a login burst must not multiply that on a 512 MB Pi.
 	hashSem chan struct{}
+	// generation counts committed writes, so callers can cache what is
+	// computed from the data (the calendar) until the next change.
+	generation atomic.Uint64
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -141,8 +144,17 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.generation.Add(1)
+	return nil
 }
+
+// Generation changes after every committed change of bookings, users,
+// accommodations or settings (not of sessions). A cache keyed by it is never
+// stale.
+func (s *Store) Generation() uint64 { return s.generation.Load() }
 
 // timestamp is how instants are stored.
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,374 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"booking/store"
+)
+
+type dashboardPage struct {
+	base
+	Pending  []*store.Booking
+	Waiting  []*store.User
+	Upcoming []*store.Booking
+}
+
+// showDashboard is what an administrator has to do: bookings and members
+// waiting for a decision, and who is coming in the next two weeks.
+func (a *app) showDashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	pending, err := a.store.Bookings(ctx, store.BookingFilter{Status: store.StatusPending})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	users, err := a.store.Users(ctx)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	p := &dashboardPage{Pending: pending}
+	for _, u := range users {
+		if u.State == store.StateRegistered || u.State == store.StateVerified {
+			p.Waiting = append(p.Waiting, u)
+		}
+	}
+	today := a.store.Today()
+	upcoming, err := a.store.BookingsOverlapping(ctx, today, today.AddDays(14))
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	p.Upcoming = upcoming
+	a.render(w, r, http.StatusOK, "dashboard", p)
+}
+
+// pendingCount is the number shown beside "Verwaltung" in the menu; it is
+// cached until the data changes.
+func (a *app) pendingCount(r *http.Request) int {
+	gen := a.store.Generation()
+	a.mu.Lock()
+	if a.pendGen == gen && gen != 0 {
+		n := a.pending
+		a.mu.Unlock()
+		return n
+	}
+	a.mu.Unlock()
+	counts, err := a.store.CountBookingsByStatus(r.Context())
+	if err != nil {
+		return 0
+	}
+	a.mu.Lock()
+	a.pending, a.pendGen = counts[store.StatusPending], gen
+	a.mu.Unlock()
+	return counts[store.StatusPending]
+}
+
+type membersPage struct {
+	base
+	Users  []*store.User
+	Form   inviteForm
+	Errors fieldErrors
+	// Link is a freshly made invitation or reset link to pass on.
+	Link        string
+	LinkFor     *store.User
+	LinkPurpose string
+	Roles       []string
+}
+
+type inviteForm struct{ Name, Email, Role string }
+
+func (a *app) membersPage(r *http.Request, p *membersPage) error {
+	users, err := a.store.Users(r.Context())
+	p.Users = users
+	p.Roles = []string{store.RoleMember, store.RoleAdmin}
+	if p.Form.Role == "" {
+		p.Form.Role = store.RoleMember
+	}
+	return err
+}
+
+func (a *app) showMembers(w http.ResponseWriter, r *http.Request) {
+	p := &membersPage{}
+	if err := a.membersPage(r, p); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "members", p)
+}
+
+// linkURL is the absolute link to share, built from the request's host so it
+// works whatever name the family uses for the Pi.
+func linkURL(r *http.Request, path string) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return (&url.URL{Scheme: scheme, Host: r.Host, Path: path}).String()
+}
+
+func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	p := &membersPage{Form: inviteForm{Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}}
+	token, invited, err := a.store.Invite(r.Context(), u, store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role})
+	status := http.StatusOK
+	if err == nil {
+		p.Link, p.LinkFor, p.LinkPurpose = linkURL(r, "/invite/"+token), invited, store.PurposeInvite
+		p.Form = inviteForm{}
+	} else {
+		if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		status = http.StatusUnprocessableEntity
+	}
+	if err := a.membersPage(r, p); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, status, "members", p)
+}
+
+func (a *app) setMemberState(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok || !a.parseForm(w, r) {
+		return
+	}
+	if err := a.store.SetUserState(r.Context(), currentUser(r), id, r.PostForm.Get("state")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+	a.redirectBack(w, r, "/admin/members")
+}
+
+func (a *app) setMemberRole(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok || !a.parseForm(w, r) {
+		return
+	}
+	if err := a.store.SetUserRole(r.Context(), currentUser(r), id, r.PostForm.Get("role")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+	http.Redirect(w, r, "/admin/members", http.StatusSeeOther)
+}
+
+// createMemberLink makes a new invitation link (for an invited member) or a
+// password reset link (for everyone else) and shows it once.
+func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return
+	}
+	target, err := a.store.User(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	purpose := store.PurposeReset
+	if target.State == store.StateInvited {
+		purpose = store.PurposeInvite
+	}
+	var token string
+	if purpose == store.PurposeInvite {
+		token, err = a.store.RenewInvitation(r.Context(), currentUser(r), id)
+	} else {
+		token, err = a.store.NewResetLink(r.Context(), currentUser(r), id)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
+	if err := a.membersPage(r, p); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "members", p)
+}
+
+type accommodationsPage struct {
+	base
+	Accommodations []*store.Accommodation
+}
+
+func (a *app) showAccommodations(w http.ResponseWriter, r *http.Request) {
+	accs, err := a.store.Accommodations(r.Context(), true)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "accommodations", &accommodationsPage{Accommodations: accs})
+}
+
+type accommodationFormPage struct {
+	base
+	ID     int64
+	Form   accommodationForm
+	Kinds  []string
+	Errors fieldErrors
+}
+
+type accommodationForm struct{ Name, Kind, Beds, SortOrder, Description string }
+
+func (a *app) showNewAccommodation(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{Kinds: store.AccommodationKinds,
+		Form: accommodationForm{Kind: "room", Beds: "2", SortOrder: "0"}})
+}
+
+func (a *app) showEditAccommodation(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return
+	}
+	acc, err := a.store.Accommodation(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{ID: id, Kinds: store.AccommodationKinds,
+		Form: accommodationForm{Name: acc.Name, Kind: acc.Kind, Beds: strconv.Itoa(acc.Beds), SortOrder: strconv.Itoa(acc.SortOrder), Description: acc.Description}})
+}
+
+// parseAccommodationForm reads the numbers; the store checks the rest.
+func parseAccommodationForm(t tr, r *http.Request) (accommodationForm, store.AccommodationInput, fieldErrors) {
+	f := accommodationForm{Name: r.PostForm.Get("name"), Kind: r.PostForm.Get("kind"), Beds: strings.TrimSpace(r.PostForm.Get("beds")),
+		SortOrder: strings.TrimSpace(r.PostForm.Get("sort_order")), Description: r.PostForm.Get("description")}
+	in := store.AccommodationInput{Name: f.Name, Kind: f.Kind, Description: f.Description}
+	fe := fieldErrors{}
+	var err error
+	if in.Beds, err = strconv.Atoi(f.Beds); err != nil {
+		fe["beds"] = t.T("err.beds_range", store.MinBeds, store.MaxBeds)
+	}
+	if f.SortOrder != "" {
+		if in.SortOrder, err = strconv.Atoi(f.SortOrder); err != nil || in.SortOrder < -1000 || in.SortOrder > 1000 {
+			fe["sort_order"] = t.T("err.sort_order")
+		}
+	}
+	return f, in, fe
+}
+
+func (a *app) createAccommodation(w http.ResponseWriter, r *http.Request) {
+	a.saveAccommodation(w, r, 0)
+}
+
+func (a *app) updateAccommodation(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return
+	}
+	a.saveAccommodation(w, r, id)
+}
+
+func (a *app) saveAccommodation(w http.ResponseWriter, r *http.Request, id int64) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	t := tr{chooseLanguage(r, u)}
+	form, in, fe := parseAccommodationForm(t, r)
+	if len(fe) == 0 {
+		var err error
+		if id == 0 {
+			_, err = a.store.CreateAccommodation(r.Context(), u, in)
+		} else {
+			err = a.store.UpdateAccommodation(r.Context(), u, id, in)
+		}
+		if err == nil {
+			a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+			http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "accommodation_form", &accommodationFormPage{ID: id, Form: form, Kinds: store.AccommodationKinds, Errors: fe})
+}
+
+func (a *app) setAccommodationActive(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok || !a.parseForm(w, r) {
+		return
+	}
+	if err := a.store.SetAccommodationActive(r.Context(), currentUser(r), id, r.PostForm.Get("active") == "1"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+	http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
+}
+
+type settingsPage struct {
+	base
+	Form   settingsForm
+	Errors fieldErrors
+}
+
+type settingsForm struct {
+	HouseName, TimeZone, MaxNights string
+	SelfRegistration               bool
+}
+
+func (a *app) showSettings(w http.ResponseWriter, r *http.Request) {
+	s := a.store.Settings()
+	a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
+		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}})
+}
+
+func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	t := tr{chooseLanguage(r, u)}
+	f := settingsForm{HouseName: r.PostForm.Get("house_name"), TimeZone: strings.TrimSpace(r.PostForm.Get("time_zone")),
+		MaxNights: strings.TrimSpace(r.PostForm.Get("max_nights")), SelfRegistration: r.PostForm.Get("self_registration") == "1"}
+	fe := fieldErrors{}
+	n, err := strconv.Atoi(f.MaxNights)
+	if err != nil {
+		fe["max_nights"] = t.T("err.max_nights_range", store.MinMaxNights, store.MaxMaxNights)
+	}
+	if len(fe) == 0 {
+		err = a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
+		if err == nil {
+			a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+			http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
+}
+
+type backupsPage struct {
+	base
+	Enabled bool
+	Status  ReplicationStatus
+	Age     time.Duration
+}
+
+func (a *app) showBackups(w http.ResponseWriter, r *http.Request) {
+	p := &backupsPage{}
+	if a.backups != nil {
+		p.Enabled = true
+		p.Status = a.backups.Status()
+		if !p.Status.LastSync.IsZero() {
+			p.Age = time.Since(p.Status.LastSync).Round(time.Second)
+		}
+	}
+	a.render(w, r, http.StatusOK, "backups", p)
+}

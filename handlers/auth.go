@@ -1,0 +1,344 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"booking/store"
+)
+
+// showHome sends members to the calendar and everyone else to the login.
+func (a *app) showHome(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil {
+		http.Redirect(w, r, "/calendar", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+type loginPage struct {
+	base
+	Email            string
+	Next             string
+	Error            string
+	SelfRegistration bool
+}
+
+func (a *app) showLogin(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil {
+		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	a.render(w, r, http.StatusOK, "login", &loginPage{Next: r.URL.Query().Get("next"), SelfRegistration: a.store.Settings().SelfRegistration})
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	next := r.PostForm.Get("next")
+	u, err := a.store.Authenticate(r.Context(), email, r.PostForm.Get("password"))
+	if errors.Is(err, store.ErrBadCredentials) {
+		a.metrics.failedLogins.Inc()
+		// A stable line for fail2ban: the client's address, never the
+		// password; the email is what was typed (it may not exist).
+		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
+		p := &loginPage{Email: email, Next: next, SelfRegistration: a.store.Settings().SelfRegistration}
+		p.Error = tr{chooseLanguage(r, nil)}.T("err.bad_credentials")
+		a.render(w, r, http.StatusUnprocessableEntity, "login", p)
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if err := a.startSession(r, u); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, localRedirect(next), http.StatusSeeOther)
+}
+
+// startSession logs u in with a fresh session token, so a token planted
+// before the login (session fixation) is worthless.
+func (a *app) startSession(r *http.Request, u *store.User) error {
+	if err := a.sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	a.sessions.Put(r.Context(), sessUserID, u.ID)
+	a.sessions.Put(r.Context(), sessRole, u.Role)
+	return nil
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.sessions.Destroy(r.Context()); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if err := a.sessions.RenewToken(r.Context()); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.logged_out")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// setLanguage switches the language: in the profile of a logged-in user,
+// in a cookie for everyone else.
+func (a *app) setLanguage(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	lang := r.PostForm.Get("lang")
+	if lang != langDE && lang != langEN {
+		a.clientError(w, r, http.StatusBadRequest, "err.bad_request")
+		return
+	}
+	if u := currentUser(r); u != nil {
+		if err := a.store.UpdateProfile(r.Context(), u.ID, u.Name, lang); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, localRedirect(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// accountPage is the form for setting up an account: the first
+// administrator, an invited member, a self-registration, a reset.
+type accountPage struct {
+	base
+	Kind    string // setup, invite, register, reset
+	Action  string
+	Name    string
+	Email   string
+	Fixed   bool // name and email are given by the invitation
+	Errors  fieldErrors
+	Expired bool
+}
+
+func (a *app) showSetup(w http.ResponseWriter, r *http.Request) {
+	token := mux.Vars(r)["token"]
+	if err := a.store.CheckSetupToken(r.Context(), token); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "setup", Action: "/setup/" + token})
+}
+
+func (a *app) completeSetup(w http.ResponseWriter, r *http.Request) {
+	token := mux.Vars(r)["token"]
+	if !a.parseForm(w, r) {
+		return
+	}
+	p := &accountPage{Kind: "setup", Action: "/setup/" + token, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+	t := tr{chooseLanguage(r, nil)}
+	fe := a.passwordsMatch(t, r)
+	lang := chooseLanguage(r, nil)
+	if len(fe) == 0 {
+		u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
+		if err == nil {
+			if err := a.startSession(r, u); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			a.log.Info("first administrator created", "user_id", u.ID)
+			a.sessions.Put(r.Context(), sessFlash, "flash.setup_done")
+			http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	p.Errors = fe
+	a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+}
+
+// passwordsMatch checks the confirmation field; the length is the store's.
+func (a *app) passwordsMatch(t tr, r *http.Request) fieldErrors {
+	fe := fieldErrors{}
+	if r.PostForm.Get("password") != r.PostForm.Get("password2") {
+		fe["password2"] = t.T("err.password_mismatch")
+	}
+	return fe
+}
+
+func (a *app) showInvitation(w http.ResponseWriter, r *http.Request) {
+	a.showLinkForm(w, r, store.PurposeInvite)
+}
+
+func (a *app) showReset(w http.ResponseWriter, r *http.Request) {
+	a.showLinkForm(w, r, store.PurposeReset)
+}
+
+func (a *app) showLinkForm(w http.ResponseWriter, r *http.Request, purpose string) {
+	token := mux.Vars(r)["token"]
+	u, err := a.store.TokenUser(r.Context(), token, purpose)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token, Name: u.Name, Email: u.Email, Fixed: true})
+}
+
+func (a *app) acceptInvitation(w http.ResponseWriter, r *http.Request) {
+	a.useLink(w, r, store.PurposeInvite)
+}
+
+func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) {
+	a.useLink(w, r, store.PurposeReset)
+}
+
+// useLink sets the password through an invitation or reset link and logs
+// the member in.
+func (a *app) useLink(w http.ResponseWriter, r *http.Request, purpose string) {
+	token := mux.Vars(r)["token"]
+	if !a.parseForm(w, r) {
+		return
+	}
+	owner, err := a.store.TokenUser(r.Context(), token, purpose)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t := tr{chooseLanguage(r, owner)}
+	fe := a.passwordsMatch(t, r)
+	if len(fe) == 0 {
+		u, err := a.store.UseLink(r.Context(), token, purpose, r.PostForm.Get("password"))
+		if err == nil {
+			if err := a.startSession(r, u); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			a.sessions.Put(r.Context(), sessFlash, "flash.welcome")
+			http.Redirect(w, r, "/calendar", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token,
+		Name: owner.Name, Email: owner.Email, Fixed: true, Errors: fe})
+}
+
+func (a *app) showRegister(w http.ResponseWriter, r *http.Request) {
+	if !a.store.Settings().SelfRegistration {
+		a.clientError(w, r, http.StatusNotFound, "err.registration_closed")
+		return
+	}
+	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "register", Action: "/register"})
+}
+
+func (a *app) register(w http.ResponseWriter, r *http.Request) {
+	if !a.store.Settings().SelfRegistration {
+		a.clientError(w, r, http.StatusNotFound, "err.registration_closed")
+		return
+	}
+	if !a.parseForm(w, r) {
+		return
+	}
+	p := &accountPage{Kind: "register", Action: "/register", Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+	lang := chooseLanguage(r, nil)
+	t := tr{lang}
+	fe := a.passwordsMatch(t, r)
+	if len(fe) == 0 {
+		u, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
+		if err == nil {
+			if err := a.startSession(r, u); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			http.Redirect(w, r, "/calendar", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	p.Errors = fe
+	a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+}
+
+func (a *app) showForgot(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "forgot", &simplePage{})
+}
+
+type profilePage struct {
+	base
+	Name      string
+	Language  string
+	Errors    fieldErrors
+	PwdErrors fieldErrors
+}
+
+func (a *app) showProfile(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	a.render(w, r, http.StatusOK, "profile", &profilePage{Name: u.Name, Language: u.Language})
+}
+
+func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	p := &profilePage{Name: r.PostForm.Get("name"), Language: r.PostForm.Get("language")}
+	err := a.store.UpdateProfile(r.Context(), u.ID, p.Name, p.Language)
+	if err == nil {
+		a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+		http.Redirect(w, r, "/profile", http.StatusSeeOther)
+		return
+	}
+	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+}
+
+// changePassword needs the current password, so a phone left unlocked
+// cannot be used to take the account over.
+func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	t := tr{chooseLanguage(r, u)}
+	p := &profilePage{Name: u.Name, Language: u.Language}
+	fe := a.passwordsMatch(t, r)
+	if _, err := a.store.Authenticate(r.Context(), u.Email, r.PostForm.Get("current")); err != nil {
+		if !errors.Is(err, store.ErrBadCredentials) {
+			a.serverError(w, r, err)
+			return
+		}
+		a.metrics.failedLogins.Inc()
+		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
+		fe["current"] = t.T("err.wrong_password")
+	}
+	if len(fe) == 0 {
+		err := a.store.SetPassword(r.Context(), u.ID, r.PostForm.Get("password"))
+		if err == nil {
+			if err := a.sessions.RenewToken(r.Context()); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			a.sessions.Put(r.Context(), sessFlash, "flash.password_changed")
+			http.Redirect(w, r, "/profile", http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	p.PwdErrors = fe
+	a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+}

@@ -1,0 +1,349 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"booking/store"
+)
+
+// bookingFormPage is the new and the edit form.
+type bookingFormPage struct {
+	base
+	Booking *store.Booking // nil when new
+	Form    bookingForm
+	Errors  fieldErrors
+	// Choices are the active accommodations with what is free for the
+	// chosen dates (Known false when the dates are not usable yet).
+	Choices   []choice
+	Known     bool
+	MaxNights int
+	Action    string
+}
+
+type choice struct {
+	Acc     *store.Accommodation
+	Free    int
+	Persons string
+	Error   string
+}
+
+// availabilityFor fills the choices for the form's dates; bad dates leave
+// Known false and the form still shows every accommodation.
+func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) error {
+	accs, err := a.store.Accommodations(r.Context(), false)
+	if err != nil {
+		return err
+	}
+	// An edit keeps showing an accommodation it has even if inactive now.
+	if p.Booking != nil {
+		for _, it := range p.Booking.Items {
+			if !slices.ContainsFunc(accs, func(x *store.Accommodation) bool { return x.ID == it.AccommodationID }) {
+				if acc, err := a.store.Accommodation(r.Context(), it.AccommodationID); err == nil {
+					accs = append(accs, acc)
+				}
+			}
+		}
+	}
+	arr, err1 := store.ParseDate(p.Form.Arrival)
+	dep, err2 := store.ParseDate(p.Form.Departure)
+	var av *store.Availability
+	if err1 == nil && err2 == nil && dep > arr && int(dep-arr) <= a.store.Settings().MaxNights {
+		av, err = a.store.Availability(r.Context(), arr, dep, exclude)
+		if err != nil {
+			return err
+		}
+		p.Known = true
+	}
+	p.Choices = p.Choices[:0]
+	for _, acc := range accs {
+		c := choice{Acc: acc, Persons: p.Form.Persons[acc.ID], Error: p.Errors["items."+strconv.FormatInt(acc.ID, 10)]}
+		if av != nil {
+			c.Free, _ = av.MinFree(acc.ID)
+		}
+		p.Choices = append(p.Choices, c)
+	}
+	p.MaxNights = a.store.Settings().MaxNights
+	return nil
+}
+
+func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p := &bookingFormPage{Action: "/bookings", Form: bookingForm{Arrival: q.Get("arrival"), Departure: q.Get("departure"), Persons: map[int64]string{}}}
+	if p.Form.Arrival == "" {
+		p.Form.Arrival = a.store.Today().String()
+	}
+	for key, vals := range q {
+		if id, ok := cutID(key, "persons."); ok && len(vals) > 0 {
+			p.Form.Persons[id] = vals[0]
+		}
+	}
+	p.Form.Notes = q.Get("notes")
+	if err := a.fillChoices(r, p, 0); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "booking_form", p)
+}
+
+func cutID(key, prefix string) (int64, bool) {
+	s, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// bookingErrorReason is the metrics label for a failed creation.
+func bookingErrorReason(err error) string {
+	switch {
+	case errors.Is(err, store.ErrNoCapacity):
+		return "no_capacity"
+	case errors.Is(err, store.ErrInvalid):
+		return "validation"
+	case errors.Is(err, store.ErrForbidden):
+		return "forbidden"
+	default:
+		return "internal"
+	}
+}
+
+func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
+	if !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	t := tr{chooseLanguage(r, u)}
+	a.metrics.creationAttempts.Inc()
+	form, in, fe := parseBookingForm(t, r)
+	if len(fe) == 0 {
+		b, err := a.store.CreateBooking(r.Context(), u, in)
+		if err == nil {
+			a.sessions.Put(r.Context(), sessFlash, "flash.booking_created")
+			http.Redirect(w, r, "/bookings/"+strconv.FormatInt(b.ID, 10), http.StatusSeeOther)
+			return
+		}
+		a.metrics.creationErrors.WithLabelValues(bookingErrorReason(err)).Inc()
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	} else {
+		a.metrics.creationErrors.WithLabelValues("validation").Inc()
+	}
+	p := &bookingFormPage{Action: "/bookings", Form: form, Errors: fe}
+	if err := a.fillChoices(r, p, 0); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "booking_form", p)
+}
+
+// bookingPage shows one booking with its history and what the viewer may do.
+type bookingPage struct {
+	base
+	Booking   *store.Booking
+	Events    []store.Event
+	CanEdit   bool
+	CanCancel bool
+	CanDecide bool
+	Reason    string
+	Errors    fieldErrors
+}
+
+func (a *app) loadBookingPage(w http.ResponseWriter, r *http.Request) (*bookingPage, bool) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return nil, false
+	}
+	u := currentUser(r)
+	b, err := a.store.Booking(r.Context(), u, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, false
+	}
+	evs, err := a.store.Events(r.Context(), id)
+	if err != nil {
+		a.serverError(w, r, err)
+		return nil, false
+	}
+	over := b.Departure <= a.store.Today()
+	return &bookingPage{
+		Booking:   b,
+		Events:    evs,
+		CanEdit:   b.HoldsBeds() && (u.IsAdmin() || !over),
+		CanCancel: b.HoldsBeds() && (u.IsAdmin() || !over),
+		CanDecide: u.IsAdmin() && b.Status == store.StatusPending,
+	}, true
+}
+
+func (a *app) showBooking(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.loadBookingPage(w, r)
+	if !ok {
+		return
+	}
+	a.render(w, r, http.StatusOK, "booking", p)
+}
+
+func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
+	bp, ok := a.loadBookingPage(w, r)
+	if !ok {
+		return
+	}
+	if !bp.CanEdit {
+		a.clientError(w, r, http.StatusConflict, "err.conflict")
+		return
+	}
+	b := bp.Booking
+	p := &bookingFormPage{Booking: b, Action: "/bookings/" + strconv.FormatInt(b.ID, 10) + "/edit",
+		Form: bookingForm{Arrival: b.Arrival.String(), Departure: b.Departure.String(), Notes: b.Notes, Persons: map[int64]string{}}}
+	for _, it := range b.Items {
+		p.Form.Persons[it.AccommodationID] = strconv.Itoa(it.Persons)
+	}
+	if err := a.fillChoices(r, p, b.ID); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "booking_form", p)
+}
+
+func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
+	bp, ok := a.loadBookingPage(w, r)
+	if !ok || !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	t := tr{chooseLanguage(r, u)}
+	form, in, fe := parseBookingForm(t, r)
+	b := bp.Booking
+	if len(fe) == 0 {
+		_, err := a.store.UpdateBooking(r.Context(), u, b.ID, in)
+		if err == nil {
+			a.sessions.Put(r.Context(), sessFlash, "flash.booking_updated")
+			http.Redirect(w, r, "/bookings/"+strconv.FormatInt(b.ID, 10), http.StatusSeeOther)
+			return
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	p := &bookingFormPage{Booking: b, Action: "/bookings/" + strconv.FormatInt(b.ID, 10) + "/edit", Form: form, Errors: fe}
+	if err := a.fillChoices(r, p, b.ID); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusUnprocessableEntity, "booking_form", p)
+}
+
+func (a *app) showCancelBooking(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.loadBookingPage(w, r)
+	if !ok {
+		return
+	}
+	if !p.CanCancel {
+		a.clientError(w, r, http.StatusConflict, "err.conflict")
+		return
+	}
+	a.render(w, r, http.StatusOK, "cancel", p)
+}
+
+func (a *app) cancelBooking(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return
+	}
+	if err := a.store.CancelBooking(r.Context(), currentUser(r), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.booking_cancelled")
+	http.Redirect(w, r, "/bookings/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+}
+
+func (a *app) acceptBooking(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.idParam(w, r)
+	if !ok {
+		return
+	}
+	if err := a.store.AcceptBooking(r.Context(), currentUser(r), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.sessions.Put(r.Context(), sessFlash, "flash.booking_accepted")
+	a.redirectBack(w, r, "/bookings/"+strconv.FormatInt(id, 10))
+}
+
+func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.loadBookingPage(w, r)
+	if !ok || !a.parseForm(w, r) {
+		return
+	}
+	u := currentUser(r)
+	reason := r.PostForm.Get("reason")
+	err := a.store.RejectBooking(r.Context(), u, p.Booking.ID, reason)
+	if err == nil {
+		a.sessions.Put(r.Context(), sessFlash, "flash.booking_rejected")
+		a.redirectBack(w, r, "/bookings/"+strconv.FormatInt(p.Booking.ID, 10))
+		return
+	}
+	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p.Reason = reason
+	a.render(w, r, http.StatusUnprocessableEntity, "booking", p)
+}
+
+// redirectBack returns to the page named in the form's "back" field (the
+// dashboard posts from its list), else to fallback.
+func (a *app) redirectBack(w http.ResponseWriter, r *http.Request, fallback string) {
+	back := r.PostFormValue("back")
+	if back == "" {
+		back = fallback
+	}
+	http.Redirect(w, r, localRedirect(back), http.StatusSeeOther)
+}
+
+// listPage is a list of bookings with its filter.
+type listPage struct {
+	base
+	Bookings []*store.Booking
+	When     string
+	Status   string
+	Statuses []string
+	Query    url.Values
+	Admin    bool
+}
+
+func (a *app) bookingList(w http.ResponseWriter, r *http.Request, userID int64, page string) {
+	q := r.URL.Query()
+	f := store.BookingFilter{UserID: userID, When: q.Get("when"), Status: q.Get("status")}
+	if f.When == "" {
+		f.When = store.WhenUpcoming
+	}
+	if f.When != store.WhenUpcoming && f.When != store.WhenPast && f.When != store.WhenAll ||
+		f.Status != "" && !slices.Contains(store.Statuses, f.Status) {
+		a.clientError(w, r, http.StatusBadRequest, "err.bad_filter")
+		return
+	}
+	bs, err := a.store.Bookings(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, page, &listPage{Bookings: bs, When: f.When, Status: f.Status, Statuses: store.Statuses, Admin: userID == 0})
+}
+
+func (a *app) showMyBookings(w http.ResponseWriter, r *http.Request) {
+	a.bookingList(w, r, currentUser(r).ID, "bookings")
+}
+
+func (a *app) showAllBookings(w http.ResponseWriter, r *http.Request) {
+	a.bookingList(w, r, 0, "bookings")
+}

@@ -1,0 +1,127 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"booking/store"
+)
+
+// fieldErrors are translated messages by form field name.
+type fieldErrors map[string]string
+
+// has is for templates: {{if .Errors.has "email"}}.
+func (fe fieldErrors) Has(field string) bool { _, ok := fe[field]; return ok }
+
+// problemsOf translates a store validation error into messages per field.
+// Any other error is returned for the caller to handle.
+func problemsOf(t tr, err error, fe fieldErrors) (fieldErrors, error) {
+	var ve *store.ValidationError
+	if !errors.As(err, &ve) {
+		return fe, err
+	}
+	if fe == nil {
+		fe = fieldErrors{}
+	}
+	for _, p := range ve.Problems {
+		if _, dup := fe[p.Field]; !dup {
+			fe[p.Field] = t.Problem(p)
+		}
+	}
+	return fe, nil
+}
+
+// parseForm reads a posted form; an oversized or malformed body is the
+// client's fault, never a 500.
+func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.clientError(w, r, http.StatusRequestEntityTooLarge, "err.too_large")
+		} else {
+			a.clientError(w, r, http.StatusBadRequest, "err.bad_request")
+		}
+		return false
+	}
+	return true
+}
+
+// idParam reads the numeric {id} of the route; the route pattern already
+// guarantees digits, but not that they fit an int64.
+func (a *app) idParam(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	if err != nil || id <= 0 {
+		a.clientError(w, r, http.StatusNotFound, "err.not_found")
+		return 0, false
+	}
+	return id, true
+}
+
+// localRedirect accepts only paths on this site as a post-login target, so
+// a crafted link cannot send someone elsewhere.
+func localRedirect(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/calendar"
+	}
+	return next
+}
+
+// bookingForm is the booking form as the user typed it, kept verbatim so a
+// refused form comes back exactly as it was sent.
+type bookingForm struct {
+	Arrival   string
+	Departure string
+	Persons   map[int64]string // accommodation id → persons as typed
+	Notes     string
+}
+
+// parseBookingForm turns the form into store input. Fields that do not
+// parse are reported per field; the store checks everything else.
+func parseBookingForm(t tr, r *http.Request) (bookingForm, store.BookingInput, fieldErrors) {
+	f := bookingForm{
+		Arrival:   strings.TrimSpace(r.PostForm.Get("arrival")),
+		Departure: strings.TrimSpace(r.PostForm.Get("departure")),
+		Notes:     r.PostForm.Get("notes"),
+		Persons:   map[int64]string{},
+	}
+	var in store.BookingInput
+	fe := fieldErrors{}
+	var err error
+	if f.Arrival == "" {
+		fe["arrival"] = t.T("err.required")
+	} else if in.Arrival, err = store.ParseDate(f.Arrival); err != nil {
+		fe["arrival"] = t.T("err.bad_date")
+	}
+	if f.Departure == "" {
+		fe["departure"] = t.T("err.required")
+	} else if in.Departure, err = store.ParseDate(f.Departure); err != nil {
+		fe["departure"] = t.T("err.bad_date")
+	}
+	for key, vals := range r.PostForm {
+		idStr, ok := strings.CutPrefix(key, "persons.")
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		id, err := strconv.ParseInt(idStr, 10, 64)
+		if err != nil || id <= 0 {
+			continue // not one of ours: ignore rather than fail the form
+		}
+		v := strings.TrimSpace(vals[0])
+		f.Persons[id] = v
+		if v == "" || v == "0" {
+			continue // not chosen
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			fe["items."+idStr] = t.T("err.persons_range", store.MinPersons, store.MaxPersons)
+			continue
+		}
+		in.Items = append(in.Items, store.Item{AccommodationID: id, Persons: n})
+	}
+	in.Notes = f.Notes
+	return f, in, fe
+}

@@ -1,0 +1,161 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"booking/store"
+)
+
+// metrics are the server's own Prometheus metrics. They live in a registry
+// of their own (tests build many servers in one process); /metrics serves it
+// together with the default registry, where the Go and process collectors
+// and Litestream's metrics are.
+type metrics struct {
+	reg              *prometheus.Registry
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	creationAttempts prometheus.Counter
+	creationErrors   *prometheus.CounterVec
+	failedLogins     prometheus.Counter
+}
+
+// Reasons a booking creation failed, the values of the reason label.
+var creationErrorReasons = []string{"validation", "no_capacity", "forbidden", "internal"}
+
+func newMetrics(st *store.Store, version string) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests by method, route template and status code.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method and route template.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		creationAttempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "booking_creation_attempts_total",
+			Help: "Bookings members tried to create.",
+		}),
+		creationErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "booking_creation_errors_total",
+			Help: "Booking creations that failed, by reason (validation, no_capacity, forbidden, internal).",
+		}, []string{"reason"}),
+		failedLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "booking_failed_login_attempts_total",
+			Help: "Logins refused for a wrong email or password.",
+		}),
+	}
+	// Every reason exists from the start, so rate() sees the first error.
+	for _, r := range creationErrorReasons {
+		m.creationErrors.WithLabelValues(r)
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "booking_build_info",
+		Help: "Always 1; the labels tell the version of the running server.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	m.reg.MustRegister(m.requests, m.duration, m.creationAttempts, m.creationErrors, m.failedLogins, buildInfo,
+		&storeCollector{st: st})
+	return m
+}
+
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true, "OPTIONS": true}
+
+func (m *metrics) observeRequest(method, route string, status int, d time.Duration) {
+	if !knownMethods[method] {
+		method = "other" // clients choose methods: keep the label set bounded
+	}
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// storeCollector reads counts from the database at scrape time, so the
+// gauges are never out of step with the data.
+type storeCollector struct{ st *store.Store }
+
+var (
+	bookingsDesc = prometheus.NewDesc("booking_bookings", "Bookings by status.", []string{"status"}, nil)
+	membersDesc  = prometheus.NewDesc("booking_members", "Accounts by state.", []string{"state"}, nil)
+	diskFreeDesc = prometheus.NewDesc("booking_data_disk_free_bytes", "Free bytes on the file system of the database, for unprivileged users.", nil, nil)
+	diskSizeDesc = prometheus.NewDesc("booking_data_disk_size_bytes", "Size in bytes of the file system of the database.", nil, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- bookingsDesc
+	ch <- membersDesc
+	ch <- diskFreeDesc
+	ch <- diskSizeDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if counts, err := c.st.CountBookingsByStatus(ctx); err == nil {
+		for k, v := range counts {
+			ch <- prometheus.MustNewConstMetric(bookingsDesc, prometheus.GaugeValue, float64(v), k)
+		}
+	}
+	if counts, err := c.st.CountUsersByState(ctx); err == nil {
+		for k, v := range counts {
+			ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(v), k)
+		}
+	}
+	if free, size, err := diskSpace(filepath.Dir(c.st.Path())); err == nil {
+		ch <- prometheus.MustNewConstMetric(diskFreeDesc, prometheus.GaugeValue, float64(free))
+		ch <- prometheus.MustNewConstMetric(diskSizeDesc, prometheus.GaugeValue, float64(size))
+	}
+}
+
+// diskSpace returns the free (for unprivileged users) and total bytes of
+// the file system holding dir.
+func diskSpace(dir string) (free, size uint64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
+}
+
+// showMetrics serves the Prometheus exposition, behind a bearer token when
+// one is configured.
+func (a *app) metricsHandler() http.Handler {
+	h := promhttp.HandlerFor(prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer},
+		promhttp.HandlerOpts{ErrorLog: nil})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.metricsToken != "" && !a.hasMetricsToken(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (a *app) hasMetricsToken(r *http.Request) bool {
+	if a.metricsToken == "" {
+		return false
+	}
+	got, ok := bearer(r)
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.metricsToken)) == 1
+}
+
+func bearer(r *http.Request) (string, bool) {
+	const prefix = "Bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) > len(prefix) && http.CanonicalHeaderKey(h[:len(prefix)-1]) == "Bearer" {
+		return h[len(prefix):], true
+	}
+	return "", false
+}

@@ -1,0 +1,249 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gorilla/mux"
+
+	"booking/store"
+)
+
+type ctxKey int
+
+const (
+	ctxInfo ctxKey = iota
+	ctxUser
+)
+
+// reqInfo travels with a request from the outermost middleware to the
+// router and back, so the access log and the metrics know the route
+// template (never the raw path: bounded cardinality) and the status.
+type reqInfo struct {
+	id     string
+	route  string
+	status int
+	bytes  int
+}
+
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(ctxInfo).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// statusWriter records what the handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	ri *reqInfo
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.ri.status == 0 {
+		w.ri.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.ri.status == 0 {
+		w.ri.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.ri.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// observe is the outermost middleware: request id, panic recovery, one
+// access log line per request and the request metrics.
+func (a *app) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{id: newRequestID(), route: "unmatched"}
+		w.Header().Set("X-Request-Id", ri.id)
+		sw := &statusWriter{ResponseWriter: w, ri: ri}
+		r = r.WithContext(context.WithValue(r.Context(), ctxInfo, ri))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.Error("panic", "request_id", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if ri.status == 0 {
+					a.serverError(sw, r, errors.New("panic"))
+				}
+			}
+			if ri.status == 0 {
+				ri.status = http.StatusOK
+			}
+			d := time.Since(start)
+			a.metrics.observeRequest(r.Method, ri.route, ri.status, d)
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("route", ri.route),
+				slog.Int("status", ri.status), slog.Duration("duration", d), slog.Int("bytes", ri.bytes))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// routeName is a router middleware: it runs after mux matched, so the route
+// template is known.
+func routeName(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if tpl, err := cr.GetPathTemplate(); err == nil {
+				info(r).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// secureHeaders are sent with every response. The CSP allows only our own
+// scripts and styles; no inline script runs.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxBody bounds request bodies: the largest form is a booking with a few
+// hundred characters of notes.
+const maxBody = 64 << 10
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Session keys.
+const (
+	sessUserID = "user_id"
+	sessRole   = "role"
+	sessFlash  = "flash"
+)
+
+func (a *app) sessionsOf(r *http.Request) *scs.SessionManager {
+	if r.Context().Value(ctxUser) == nil {
+		return nil // outside the session chain (static files, health)
+	}
+	return a.sessions
+}
+
+// withSession loads the session and the logged-in user. A user who was
+// disabled or rejected meanwhile is logged out here, on the next request; a
+// changed role renews the session token.
+func (a *app) withSession(next http.Handler) http.Handler {
+	return a.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var u *store.User
+		if id := a.sessions.GetInt64(ctx, sessUserID); id != 0 {
+			var err error
+			u, err = a.store.User(ctx, id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				u = nil
+			case err != nil:
+				a.serverError(w, r.WithContext(context.WithValue(ctx, ctxUser, (*store.User)(nil))), err)
+				return
+			}
+			if u == nil || (u.State != store.StateApproved && u.State != store.StateRegistered && u.State != store.StateVerified) {
+				u = nil
+				if err := a.sessions.Destroy(ctx); err != nil {
+					a.log.Warn("destroy session", "err", err)
+				}
+			} else if a.sessions.GetString(ctx, sessRole) != u.Role {
+				if err := a.sessions.RenewToken(ctx); err != nil {
+					a.serverError(w, r, err)
+					return
+				}
+				a.sessions.Put(ctx, sessRole, u.Role)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
+	}))
+}
+
+// currentUser is the logged-in user, or nil.
+func currentUser(r *http.Request) *store.User {
+	u, _ := r.Context().Value(ctxUser).(*store.User)
+	return u
+}
+
+// requireMember lets approved members through; anonymous visitors go to the
+// login page (and come back afterwards), members waiting for approval see a
+// page that says so.
+func (a *app) requireMember(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := currentUser(r)
+		if u == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			a.clientError(w, r, http.StatusForbidden, "err.login_required")
+			return
+		}
+		if !u.CanBook() {
+			a.render(w, r, http.StatusForbidden, "waiting", &simplePage{})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdmin lets approved administrators through.
+func (a *app) requireAdmin(next http.Handler) http.Handler {
+	return a.requireMember(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !currentUser(r).IsAdmin() {
+			a.clientError(w, r, http.StatusForbidden, "err.admins_only")
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// clientIP is the peer address. X-Forwarded-For is only trusted from a
+// proxy on the same machine (a reverse proxy on the Pi).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if fwd := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(fwd) != nil {
+				return fwd
+			}
+		}
+	}
+	return host
+}

@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"booking/store"
+)
+
+// pageTemplates holds every page parsed once at start-up, per language:
+// layout + partials + page. A page that fails to parse stops the start.
+type pageTemplates map[string]map[string]*template.Template // lang → page → template
+
+func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, error) {
+	pages, err := fs.Glob(fsys, "page_*.html")
+	if err != nil {
+		return nil, err
+	}
+	partials, err := fs.Glob(fsys, "partial_*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := pageTemplates{}
+	for _, lang := range supported {
+		t := tr{lang}
+		funcs := template.FuncMap{
+			"t":         t.T,
+			"problem":   t.Problem,
+			"date":      t.Date,
+			"dateShort": t.DateShort,
+			"month":     t.Month,
+			"weekday":   t.Weekday,
+			"plural":    t.Plural,
+			"status":    t.Status,
+			"kind":      t.Kind,
+			"role":      t.Role,
+			"state":     t.State,
+			"time":      t.Time,
+			"static":    staticURL,
+			"lang":      func() string { return lang },
+			"add":       func(a, b int) int { return a + b },
+			"hasPrefix": strings.HasPrefix,
+			"itemsText": func(items []store.Item) string { return itemsText(t, items) },
+			"seq": func(n int) []int {
+				s := make([]int, n)
+				for i := range s {
+					s[i] = i
+				}
+				return s
+			},
+		}
+		out[lang] = map[string]*template.Template{}
+		for _, p := range pages {
+			files := append([]string{"layout.html"}, partials...)
+			files = append(files, p)
+			tmpl, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, files...)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", p, err)
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(p, "page_"), ".html")
+			out[lang][name] = tmpl
+		}
+	}
+	return out, nil
+}
+
+// base is what every page shows: who is logged in, the language, a flash
+// message. Each page's data embeds it.
+type base struct {
+	Lang      string
+	User      *store.User
+	HouseName string
+	Flash     string
+	Title     string
+	Path      string
+	Today     store.Date
+	Pending   int            // bookings waiting for an admin's decision (admins only)
+	Loc       *time.Location // the house's time zone
+	T         tr
+}
+
+func (b *base) page() *base { return b }
+
+// pageData is any page struct that embeds base.
+type pageData interface{ page() *base }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render executes a page into a buffer first, so a template error becomes a
+// clean 500 page instead of half a page with a 200 status.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page string, data pageData) {
+	b := data.page()
+	a.fillBase(r, b)
+	tmpl, ok := a.templates[b.Lang][page]
+	if !ok {
+		a.serverError(w, r, fmt.Errorf("no template for page %q", page))
+		return
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := tmpl.Execute(buf, data); err != nil {
+		a.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Language", b.Lang)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (a *app) fillBase(r *http.Request, b *base) {
+	u := currentUser(r)
+	b.User = u
+	b.Lang = chooseLanguage(r, u)
+	b.T = tr{b.Lang}
+	settings := a.store.Settings()
+	b.HouseName = settings.HouseName
+	b.Path = r.URL.Path
+	b.Today = a.store.Today()
+	b.Loc = settings.Location()
+	if sess := a.sessionsOf(r); sess != nil && b.Flash == "" {
+		if key := sess.PopString(r.Context(), sessFlash); key != "" {
+			b.Flash = b.T.T(key)
+		}
+	}
+	if u.IsAdmin() {
+		b.Pending = a.pendingCount(r)
+	}
+}
+
+// itemsText is "Zimmer 1 (2), Zelt (1)" for the history's before/after.
+func itemsText(t tr, items []store.Item) string {
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = it.AccommodationName + " (" + strconv.Itoa(it.Persons) + ")"
+	}
+	return strings.Join(parts, ", ")
+}

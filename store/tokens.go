@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Purposes of one-time links and how long each lives.
+const (
+	PurposeSetup  = "setup"
+	PurposeInvite = "invite"
+	PurposeReset  = "reset"
+
+	SetupTTL  = 24 * time.Hour
+	InviteTTL = 14 * 24 * time.Hour
+	ResetTTL  = 48 * time.Hour
+)
+
+// ErrTokenInvalid is returned for an unknown, used or expired link; the
+// caller cannot tell which, and neither can someone guessing tokens.
+var ErrTokenInvalid = errors.New("link is invalid or has expired")
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// newToken stores the hash of a fresh random token and returns the token.
+func (s *Store) newToken(ctx context.Context, tx *sql.Tx, purpose string, userID int64, ttl time.Duration) (string, error) {
+	token := rand.Text()
+	var uid any
+	if userID != 0 {
+		uid = userID
+	}
+	now := s.now()
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, purpose, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		hashToken(token), purpose, uid, timestamp(now), timestamp(now.Add(ttl)))
+	return token, err
+}
+
+// tokenUser checks a token and returns the user it belongs to (0 for setup).
+func (s *Store) tokenUser(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, token, purpose string) (int64, error) {
+	var uid sql.NullInt64
+	var expires string
+	err := q.QueryRowContext(ctx, `SELECT user_id, expires_at FROM tokens WHERE hash = ? AND purpose = ?`,
+		hashToken(token), purpose).Scan(&uid, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrTokenInvalid
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !s.now().Before(parseTimestamp(expires)) {
+		return 0, ErrTokenInvalid
+	}
+	return uid.Int64, nil
+}
+
+func deleteToken(ctx context.Context, tx *sql.Tx, token string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = ?`, hashToken(token))
+	return err
+}
+
+// NewSetupToken returns a fresh one-time link token for creating the first
+// administrator, replacing any earlier one, or "" when an administrator
+// already exists.
+func (s *Store) NewSetupToken(ctx context.Context) (string, error) {
+	var token string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var admins int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND state = 'approved'`).Scan(&admins); err != nil {
+			return err
+		}
+		if admins > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE purpose = 'setup'`); err != nil {
+			return err
+		}
+		var err error
+		token, err = s.newToken(ctx, tx, PurposeSetup, 0, SetupTTL)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("new setup token: %w", err)
+	}
+	return token, nil
+}
+
+// CheckSetupToken tells whether a setup link is still good.
+func (s *Store) CheckSetupToken(ctx context.Context, token string) error {
+	_, err := s.tokenUser(ctx, s.reader, token, PurposeSetup)
+	return err
+}
+
+// CompleteSetup creates the first administrator with a setup token. The
+// token dies with it.
+func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*User, error) {
+	in.Role, in.State = RoleAdmin, StateApproved
+	ps := validateUser(&in)
+	if len([]rune(in.Password)) < MinPasswordLength {
+		ps.add("password", KeyPasswordShort, MinPasswordLength)
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.HashPassword(in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("complete setup: %w", err)
+	}
+	var id int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.tokenUser(ctx, tx, token, PurposeSetup); err != nil {
+			return err
+		}
+		now := timestamp(s.now())
+		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
+			VALUES (?, ?, 'admin', 'approved', ?, ?, ?, ?) RETURNING id`, in.Email, in.Name, hash, in.Language, now, now).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE purpose = 'setup'`)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("complete setup: %w", err)
+	}
+	return s.User(ctx, id)
+}
+
+// Invite creates an invited account and returns the token of its link.
+// Because an administrator invited them, the member is approved as soon as
+// they choose a password.
+func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *User, error) {
+	if !actor.IsAdmin() {
+		return "", nil, fmt.Errorf("invite: %w", ErrForbidden)
+	}
+	in.State, in.Password = StateInvited, ""
+	if err := validateUser(&in).err(); err != nil {
+		return "", nil, err
+	}
+	var token string
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := timestamp(s.now())
+		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, language, created_at, updated_at)
+			VALUES (?, ?, ?, 'invited', ?, ?, ?) RETURNING id`, in.Email, in.Name, in.Role, in.Language, now, now).Scan(&id); err != nil {
+			return err
+		}
+		var err error
+		token, err = s.newToken(ctx, tx, PurposeInvite, id, InviteTTL)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return "", nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("invite: %w", err)
+	}
+	u, err := s.User(ctx, id)
+	return token, u, err
+}
+
+// RenewInvitation makes a new link for an invited account that has not
+// joined yet (the old link may have expired or got lost).
+func (s *Store) RenewInvitation(ctx context.Context, actor *User, userID int64) (string, error) {
+	return s.linkFor(ctx, actor, userID, PurposeInvite, InviteTTL)
+}
+
+// NewResetLink makes a password reset link for a member who forgot theirs.
+func (s *Store) NewResetLink(ctx context.Context, actor *User, userID int64) (string, error) {
+	return s.linkFor(ctx, actor, userID, PurposeReset, ResetTTL)
+}
+
+func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose string, ttl time.Duration) (string, error) {
+	if !actor.IsAdmin() {
+		return "", fmt.Errorf("%s link: %w", purpose, ErrForbidden)
+	}
+	var token string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM users WHERE id = ?`, userID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if (purpose == PurposeInvite) != (state == StateInvited) {
+			return ErrConflict
+		}
+		// One live link per user and purpose: a new one revokes the old.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND purpose = ?`, userID, purpose); err != nil {
+			return err
+		}
+		token, err = s.newToken(ctx, tx, purpose, userID, ttl)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s link for user %d: %w", purpose, userID, err)
+	}
+	return token, nil
+}
+
+// TokenUser returns the account a link belongs to, for showing its form.
+func (s *Store) TokenUser(ctx context.Context, token, purpose string) (*User, error) {
+	id, err := s.tokenUser(ctx, s.reader, token, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return s.User(ctx, id)
+}
+
+// UseLink sets the password of the link's account and uses the link up. An
+// invitation also approves the account; a reset keeps its state.
+func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*User, error) {
+	if len([]rune(password)) < MinPasswordLength {
+		return nil, &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	}
+	hash, err := s.HashPassword(password)
+	if err != nil {
+		return nil, fmt.Errorf("use link: %w", err)
+	}
+	var id int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		id, err = s.tokenUser(ctx, tx, token, purpose)
+		if err != nil {
+			return err
+		}
+		set := `password_hash = ?`
+		if purpose == PurposeInvite {
+			set += `, state = 'approved'`
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`, hash, timestamp(s.now()), id); err != nil {
+			return err
+		}
+		return deleteToken(ctx, tx, token)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("use %s link: %w", purpose, err)
+	}
+	return s.User(ctx, id)
+}
+
+// Register creates an account that waits for an administrator's approval,
+// when self-registration is on.
+func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
+	if !s.Settings().SelfRegistration {
+		return nil, fmt.Errorf("register: %w", ErrForbidden)
+	}
+	in.Role, in.State = RoleMember, StateRegistered
+	ps := validateUser(&in)
+	if len([]rune(in.Password)) < MinPasswordLength {
+		ps.add("password", KeyPasswordShort, MinPasswordLength)
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return s.CreateUser(ctx, in)
+}
+
+// DeleteExpiredTokens removes links that can no longer be used.
+func (s *Store) DeleteExpiredTokens(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= ?`, timestamp(s.now()))
+		return err
+	})
+}
