@@ -334,22 +334,19 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) {
 	t := tr{chooseLanguage(r, u)}
 	f := settingsForm{HouseName: r.PostForm.Get("house_name"), TimeZone: strings.TrimSpace(r.PostForm.Get("time_zone")),
 		MaxNights: strings.TrimSpace(r.PostForm.Get("max_nights")), SelfRegistration: r.PostForm.Get("self_registration") == "1"}
-	fe := fieldErrors{}
-	n, err := strconv.Atoi(f.MaxNights)
-	if err != nil {
-		fe["max_nights"] = t.T("err.max_nights_range", store.MinMaxNights, store.MaxMaxNights)
+	// A number that does not parse goes to the store as 0, so the store
+	// reports it together with every other problem of the form.
+	n, _ := strconv.Atoi(f.MaxNights)
+	err := a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
+	if err == nil {
+		a.sessions.Put(r.Context(), sessFlash, "flash.saved")
+		http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
+		return
 	}
-	if len(fe) == 0 {
-		err = a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
-		if err == nil {
-			a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-			http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
-			return
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	fe, err := problemsOf(t, err, nil)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
 }
@@ -357,7 +354,7 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) {
 type backupsPage struct {
 	base
 	Enabled bool
-	Status  ReplicationStatus
+	Status  store.ReplicationStatus
 	Age     time.Duration
 }
 

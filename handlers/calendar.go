@@ -74,13 +74,70 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) {
 		a.clientError(w, r, http.StatusBadRequest, "err.bad_month")
 		return
 	}
-	lang := chooseLanguage(r, currentUser(r))
-	body, err := a.calendarBody(r, calendarKey{month: month, today: today, lang: lang})
+	u := currentUser(r)
+	key := calendarKey{month: month, today: today, lang: chooseLanguage(r, u)}
+	// The whole page depends only on the key and on who looks (name, role,
+	// the admin's pending count: all data, so the generation covers them),
+	// unless a flash message is waiting to be shown once.
+	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
+	flash := a.sessions.Exists(r.Context(), sessFlash)
+	if !flash {
+		if page, ok := a.cached(pageKey); ok {
+			writeHTML(w, http.StatusOK, key.lang, page)
+			return
+		}
+	}
+	gen := a.store.Generation()
+	body, err := a.calendarBody(r, key)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	a.render(w, r, http.StatusOK, "calendar", &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)})
+	page, lang, err := a.renderBytes(r, "calendar", &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeHTML(w, http.StatusOK, lang, page)
+	if !flash {
+		a.keep(gen, pageKey, bytes.Clone(page))
+	}
+	bufPool.Put(bytes.NewBuffer(page[:0]))
+}
+
+// calendarPageKey names one rendered calendar page for one viewer.
+type calendarPageKey struct {
+	calendarKey
+	userID int64
+}
+
+// Enough pages for every member of a large family looking at a few months.
+const maxCachedPages = 256
+
+func (a *app) cached(k calendarPageKey) ([]byte, bool) {
+	gen := a.store.Generation()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pagesGen != gen {
+		return nil, false
+	}
+	p, ok := a.pages[k]
+	return p, ok
+}
+
+// keep stores a page rendered from the data of generation gen, unless the
+// data has changed since.
+func (a *app) keep(gen uint64, k calendarPageKey, page []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen != a.store.Generation() {
+		return
+	}
+	if a.pagesGen != gen || len(a.pages) >= maxCachedPages {
+		clear(a.pages)
+		a.pagesGen = gen
+	}
+	a.pages[k] = page
 }
 
 func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {

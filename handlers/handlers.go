@@ -36,23 +36,9 @@ type Config struct {
 	LoginBurst int
 }
 
-// BackupStatus is what the replication side tells the pages.
+// BackupStatus is what the replication side tells the pages and health.
 type BackupStatus interface {
-	Status() ReplicationStatus
-}
-
-// ReplicationStatus is a snapshot of the replica's state.
-type ReplicationStatus struct {
-	Type          string // file, s3, sftp
-	Location      string // without secrets
-	LastSync      time.Time
-	LastError     string
-	LastErrorAt   time.Time
-	WindowStart   time.Time
-	WindowEnd     time.Time
-	Validation    string // result of the last validation, "" if none
-	ValidationAt  time.Time
-	RestoreWindow bool // whether WindowStart/End are known
+	Status() store.ReplicationStatus
 }
 
 // app holds everything the handlers need; it is built only by New.
@@ -72,6 +58,8 @@ type app struct {
 	mu       sync.Mutex
 	calendar map[calendarKey][]byte // rendered month bodies, see calendar.go
 	calGen   uint64
+	pages    map[calendarPageKey][]byte // whole calendar pages per viewer
+	pagesGen uint64
 	pending  int
 	pendGen  uint64
 }
@@ -115,6 +103,7 @@ func New(cfg Config) (http.Handler, error) {
 		metricsToken: cfg.MetricsToken,
 		backups:      cfg.Backups,
 		calendar:     map[calendarKey][]byte{},
+		pages:        map[calendarPageKey][]byte{},
 	}
 	return a.routes(), nil
 }

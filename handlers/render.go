@@ -74,16 +74,16 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 // base is what every page shows: who is logged in, the language, a flash
 // message. Each page's data embeds it.
 type base struct {
-	Lang      string
-	User      *store.User
-	HouseName string
-	Flash     string
-	Title     string
-	Path      string
-	Today     store.Date
-	Pending   int            // bookings waiting for an admin's decision (admins only)
-	Loc       *time.Location // the house's time zone
-	T         tr
+	Lang         string
+	User         *store.User
+	HouseName    string
+	Flash        string
+	Title        string
+	Path         string
+	Today        store.Date
+	PendingCount int            // bookings waiting for an admin's decision (admins only)
+	Loc          *time.Location // the house's time zone
+	T            tr
 }
 
 func (b *base) page() *base { return b }
@@ -96,26 +96,40 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // render executes a page into a buffer first, so a template error becomes a
 // clean 500 page instead of half a page with a 200 status.
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page string, data pageData) {
+	body, lang, err := a.renderBytes(r, page, data)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeHTML(w, status, lang, body)
+	bufPool.Put(bytes.NewBuffer(body[:0]))
+}
+
+// renderBytes executes a page. The returned slice comes from a pool: the
+// caller either gives it back (render) or keeps a copy.
+func (a *app) renderBytes(r *http.Request, page string, data pageData) ([]byte, string, error) {
 	b := data.page()
 	a.fillBase(r, b)
 	tmpl, ok := a.templates[b.Lang][page]
 	if !ok {
-		a.serverError(w, r, fmt.Errorf("no template for page %q", page))
-		return
+		return nil, "", fmt.Errorf("no template for page %q", page)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bufPool.Put(buf)
 	if err := tmpl.Execute(buf, data); err != nil {
-		a.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
-		return
+		bufPool.Put(buf)
+		return nil, "", fmt.Errorf("render %s: %w", page, err)
 	}
+	return buf.Bytes(), b.Lang, nil
+}
+
+func writeHTML(w http.ResponseWriter, status int, lang string, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Language", b.Lang)
+	h.Set("Content-Language", lang)
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }
 
 func (a *app) fillBase(r *http.Request, b *base) {
@@ -134,7 +148,7 @@ func (a *app) fillBase(r *http.Request, b *base) {
 		}
 	}
 	if u.IsAdmin() {
-		b.Pending = a.pendingCount(r)
+		b.PendingCount = a.pendingCount(r)
 	}
 }
 

@@ -16,6 +16,8 @@ type SessionStore struct{ s *Store }
 // Sessions returns the session store for scs.
 func (s *Store) Sessions() *SessionStore { return &SessionStore{s} }
 
+const findSessionSQL = `SELECT data FROM sessions WHERE token = ? AND expiry > ?`
+
 // julian converts to the julian day number SQLite's julianday() uses, the
 // layout of scs's own SQLite stores.
 func julian(t time.Time) float64 { return float64(t.UnixNano())/86400e9 + 2440587.5 }
@@ -23,8 +25,7 @@ func julian(t time.Time) float64 { return float64(t.UnixNano())/86400e9 + 244058
 // FindCtx returns the data of a live session.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
-	err := ss.s.reader.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`,
-		token, julian(ss.s.now())).Scan(&b)
+	err := ss.s.findSession.QueryRowContext(ctx, token, julian(ss.s.now())).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}

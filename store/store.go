@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,15 @@ type Store struct {
 	// generation counts committed writes, so callers can cache what is
 	// computed from the data (the calendar) until the next change.
 	generation atomic.Uint64
+
+	// Every page view looks up its session and its user: those two
+	// statements are prepared once (modernc spends more time preparing than
+	// running them), and users are cached until the next write.
+	findSession *sql.Stmt
+	userByID    *sql.Stmt
+	usersMu     sync.Mutex
+	users       map[int64]User
+	usersGen    uint64
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -104,7 +114,15 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(opt.Readers)
 	reader.SetMaxIdleConns(opt.Readers)
-	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1)}
+	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}}
+	if s.findSession, err = reader.PrepareContext(ctx, findSessionSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if s.userByID, err = reader.PrepareContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := s.loadSettings(ctx, opt.TimeZone); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -114,7 +132,13 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.findSession, s.userByID} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.reader.Close(), s.writer.Close())...)
 }
 
 // Path is the database file.

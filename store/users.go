@@ -138,16 +138,33 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	return s.User(ctx, id)
 }
 
-// User returns one user.
+// User returns one user. Users are read on every request, so they are
+// cached until the next committed write.
 func (s *Store) User(ctx context.Context, id int64) (*User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	gen := s.Generation()
+	s.usersMu.Lock()
+	if s.usersGen != gen {
+		clear(s.users)
+		s.usersGen = gen
+	}
+	u, ok := s.users[id]
+	s.usersMu.Unlock()
+	if ok {
+		return &u, nil
+	}
+	got, err := scanUser(s.userByID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("user %d: %w", id, err)
 	}
-	return u, nil
+	s.usersMu.Lock()
+	if s.usersGen == gen {
+		s.users[id] = *got
+	}
+	s.usersMu.Unlock()
+	return got, nil
 }
 
 // UserByEmail returns the user with that email (case-insensitive).

@@ -1,0 +1,82 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"booking/store"
+)
+
+// monthEnv is a house with 6 accommodations and about 60 bookings in
+// August, seen by a logged-in member.
+func monthEnv(b *testing.B) (*env, http.Handler, *http.Cookie) {
+	e := newEnv(b)
+	ctx := context.Background()
+	accs := []*store.Accommodation{e.room, e.tent}
+	for i := range 4 {
+		a, err := e.st.CreateAccommodation(ctx, e.admin, store.AccommodationInput{Name: fmt.Sprintf("Raum %d", i), Kind: "room", Beds: 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		accs = append(accs, a)
+	}
+	users := []*store.User{e.anna, e.ben, e.admin}
+	for i := range 60 {
+		a := accs[2+i%4]
+		arr := today.AddDays(i % 28)
+		if _, err := e.st.CreateBooking(ctx, users[i%3], store.BookingInput{Arrival: arr, Departure: arr.AddDays(1 + i%3),
+			Items: []store.Item{{AccommodationID: a.ID, Persons: 1 + i%2}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := e.as(e.anna)
+	var cookie *http.Cookie
+	for _, ck := range c.http.Jar.Cookies(mustURL(e.srv.URL)) {
+		if ck.Name == "booking_session" {
+			cookie = ck
+		}
+	}
+	return e, e.srv.Config.Handler, cookie
+}
+
+func serveCalendar(b *testing.B, h http.Handler, cookie *http.Cookie) {
+	req := httptest.NewRequest(http.MethodGet, "/calendar?month=2026-08", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	req.AddCookie(cookie)
+	req.Header.Set("Accept-Language", "de")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d", w.Code)
+	}
+}
+
+// BenchmarkCalendarPage is a member opening the month view through the whole
+// router: session lookup, user, cached month body, layout.
+func BenchmarkCalendarPage(b *testing.B) {
+	_, h, cookie := monthEnv(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		serveCalendar(b, h, cookie)
+	}
+}
+
+// BenchmarkCalendarPageUncached is the same with the cache emptied before
+// each request (a booking changed), for comparison.
+func BenchmarkCalendarPageUncached(b *testing.B) {
+	e, h, cookie := monthEnv(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		// A write bumps the store's generation and so voids the cache.
+		if err := e.st.SetAccommodationActive(ctx, e.admin, e.room.ID, true); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		serveCalendar(b, h, cookie)
+	}
+}
