@@ -72,22 +72,27 @@ func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) er
 }
 
 func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := &bookingFormPage{Action: "/bookings", Form: bookingForm{Arrival: q.Get("arrival"), Departure: q.Get("departure"), Persons: map[int64]string{}}}
+	p := &bookingFormPage{Action: "/bookings", Form: formFromQuery(r.URL.Query())}
 	if p.Form.Arrival == "" {
 		p.Form.Arrival = a.store.Today().String()
 	}
-	for key, vals := range q {
-		if id, ok := cutID(key, "persons."); ok && len(vals) > 0 {
-			p.Form.Persons[id] = vals[0]
-		}
-	}
-	p.Form.Notes = q.Get("notes")
 	if err := a.fillChoices(r, p, 0); err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	a.render(w, r, http.StatusOK, "booking_form", p)
+}
+
+// formFromQuery reads the booking form from a URL: links from the calendar
+// and the form's own "show free beds" button.
+func formFromQuery(q url.Values) bookingForm {
+	f := bookingForm{Arrival: q.Get("arrival"), Departure: q.Get("departure"), Notes: q.Get("notes"), Persons: map[int64]string{}}
+	for key, vals := range q {
+		if id, ok := cutID(key, "persons."); ok && len(vals) > 0 {
+			f.Persons[id] = vals[0]
+		}
+	}
+	return f
 }
 
 func cutID(key, prefix string) (int64, bool) {
@@ -136,7 +141,9 @@ func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.metrics.creationErrors.WithLabelValues("validation").Inc()
 	}
-	p := &bookingFormPage{Action: "/bookings", Form: form, Errors: fe}
+	// The refused form is still the new-booking page (menu, language switch),
+	// though it answers the POST to /bookings.
+	p := &bookingFormPage{base: base{Path: "/bookings/new"}, Action: "/bookings", Form: form, Errors: fe}
 	if err := a.fillChoices(r, p, 0); err != nil {
 		a.serverError(w, r, err)
 		return
@@ -148,6 +155,7 @@ func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
 type bookingPage struct {
 	base
 	Booking   *store.Booking
+	Private   bool // the viewer is the owner or an administrator
 	Events    []store.Event
 	CanEdit   bool
 	CanCancel bool
@@ -167,19 +175,31 @@ func (a *app) loadBookingPage(w http.ResponseWriter, r *http.Request) (*bookingP
 		a.fail(w, r, err)
 		return nil, false
 	}
-	evs, err := a.store.Events(r.Context(), id)
-	if err != nil {
+	p := &bookingPage{Booking: b, Private: b.MayChange(u)}
+	if !p.Private {
+		// Other members see the stay as in the calendar, nothing more.
+		b.Notes, b.Reason = "", ""
+		return p, true
+	}
+	if p.Events, err = a.store.Events(r.Context(), id); err != nil {
 		a.serverError(w, r, err)
 		return nil, false
 	}
 	over := b.Departure <= a.store.Today()
-	return &bookingPage{
-		Booking:   b,
-		Events:    evs,
-		CanEdit:   b.HoldsBeds() && (u.IsAdmin() || !over),
-		CanCancel: b.HoldsBeds() && (u.IsAdmin() || !over),
-		CanDecide: u.IsAdmin() && b.Status == store.StatusPending,
-	}, true
+	p.CanEdit = b.HoldsBeds() && (u.IsAdmin() || !over)
+	p.CanCancel = p.CanEdit
+	p.CanDecide = u.IsAdmin() && b.Status == store.StatusPending
+	return p, true
+}
+
+// loadOwnBooking is loadBookingPage for the pages that change a booking.
+func (a *app) loadOwnBooking(w http.ResponseWriter, r *http.Request) (*bookingPage, bool) {
+	p, ok := a.loadBookingPage(w, r)
+	if ok && !p.Private {
+		a.clientError(w, r, http.StatusForbidden, "err.forbidden")
+		return nil, false
+	}
+	return p, ok
 }
 
 func (a *app) showBooking(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +211,7 @@ func (a *app) showBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
-	bp, ok := a.loadBookingPage(w, r)
+	bp, ok := a.loadOwnBooking(w, r)
 	if !ok {
 		return
 	}
@@ -205,6 +225,11 @@ func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
 	for _, it := range b.Items {
 		p.Form.Persons[it.AccommodationID] = strconv.Itoa(it.Persons)
 	}
+	// "Show free beds" without JavaScript comes back here with the form so
+	// far in the query: show that, not the stored booking.
+	if q := r.URL.Query(); q.Has("arrival") {
+		p.Form = formFromQuery(q)
+	}
 	if err := a.fillChoices(r, p, b.ID); err != nil {
 		a.serverError(w, r, err)
 		return
@@ -213,7 +238,7 @@ func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
-	bp, ok := a.loadBookingPage(w, r)
+	bp, ok := a.loadOwnBooking(w, r)
 	if !ok || !a.parseForm(w, r) {
 		return
 	}
@@ -242,7 +267,7 @@ func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) showCancelBooking(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.loadBookingPage(w, r)
+	p, ok := a.loadOwnBooking(w, r)
 	if !ok {
 		return
 	}
@@ -280,7 +305,7 @@ func (a *app) acceptBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.loadBookingPage(w, r)
+	p, ok := a.loadOwnBooking(w, r)
 	if !ok || !a.parseForm(w, r) {
 		return
 	}

@@ -250,8 +250,8 @@ func (a *app) availabilityJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	var exclude int64
 	if id, ok := cutID("booking."+q.Get("booking"), "booking."); ok {
-		// Only the owner's or an admin's own booking may be left out.
-		if _, err := a.store.Booking(r.Context(), currentUser(r), id); err == nil {
+		// Only the owner or an admin may leave a booking out.
+		if b, err := a.store.Booking(r.Context(), currentUser(r), id); err == nil && b.MayChange(currentUser(r)) {
 			exclude = id
 		}
 	}

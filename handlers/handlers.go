@@ -99,7 +99,7 @@ func New(cfg Config) (http.Handler, error) {
 		store: cfg.Store, log: cfg.Logger, version: cfg.Version, started: cfg.Started,
 		sessions: sm, templates: tmpl, assets: as,
 		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
-		metrics:      newMetrics(cfg.Store, cfg.Version),
+		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
 		backups:      cfg.Backups,
 		calendar:     map[calendarKey][]byte{},

@@ -63,11 +63,19 @@ func (a *app) inspectGuard(w http.ResponseWriter, r *http.Request) bool {
 }
 
 type dbHealth struct {
-	Status     string  `json:"status"`
-	PingMillis float64 `json:"ping_ms"`
-	FileBytes  int64   `json:"file_bytes"`
-	WALBytes   int64   `json:"wal_bytes"`
-	Error      string  `json:"error,omitempty"`
+	Status     string           `json:"status"`
+	PingMillis float64          `json:"ping_ms"`
+	FileBytes  int64            `json:"file_bytes"`
+	WALBytes   int64            `json:"wal_bytes"`
+	Error      string           `json:"error,omitempty"`
+	PageCount  int64            `json:"page_count"`
+	Integrity  *integrityHealth `json:"last_integrity_check"`
+}
+
+type integrityHealth struct {
+	At     string `json:"at"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 func (a *app) databaseHealth(r *http.Request) dbHealth {
@@ -83,6 +91,13 @@ func (a *app) databaseHealth(r *http.Request) dbHealth {
 	}
 	if fi, err := os.Stat(a.store.Path() + "-wal"); err == nil {
 		h.WALBytes = fi.Size()
+	}
+	h.PageCount, _ = a.store.PageCount(r.Context())
+	if ir := a.store.LastIntegrity(); ir != nil {
+		h.Integrity = &integrityHealth{ir.At.UTC().Format(time.RFC3339), ir.OK, ir.Detail}
+		if !ir.OK {
+			h.Status = "unhealthy"
+		}
 	}
 	return h
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -202,4 +203,11 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+func strconvID(id int64) string { return strconv.FormatInt(id, 10) }
+
+func ioCopy(b *strings.Builder, res *http.Response) (int64, error) {
+	defer res.Body.Close()
+	return io.Copy(b, res.Body)
 }

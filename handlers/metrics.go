@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"booking/store"
 )
@@ -32,7 +35,7 @@ type metrics struct {
 // Reasons a booking creation failed, the values of the reason label.
 var creationErrorReasons = []string{"validation", "no_capacity", "forbidden", "internal"}
 
-func newMetrics(st *store.Store, version string) *metrics {
+func newMetrics(st *store.Store, version string, backups BackupStatus) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,7 +70,7 @@ func newMetrics(st *store.Store, version string) *metrics {
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.creationAttempts, m.creationErrors, m.failedLogins, buildInfo,
-		&storeCollector{st: st})
+		&storeCollector{st: st, backups: backups})
 	return m
 }
 
@@ -83,13 +86,18 @@ func (m *metrics) observeRequest(method, route string, status int, d time.Durati
 
 // storeCollector reads counts from the database at scrape time, so the
 // gauges are never out of step with the data.
-type storeCollector struct{ st *store.Store }
+type storeCollector struct {
+	st      *store.Store
+	backups BackupStatus
+}
 
 var (
 	bookingsDesc = prometheus.NewDesc("booking_bookings", "Bookings by status.", []string{"status"}, nil)
 	membersDesc  = prometheus.NewDesc("booking_members", "Accounts by state.", []string{"state"}, nil)
 	diskFreeDesc = prometheus.NewDesc("booking_data_disk_free_bytes", "Free bytes on the file system of the database, for unprivileged users.", nil, nil)
 	diskSizeDesc = prometheus.NewDesc("booking_data_disk_size_bytes", "Size in bytes of the file system of the database.", nil, nil)
+	lastSyncDesc = prometheus.NewDesc("booking_replication_last_sync_timestamp_seconds",
+		"Unix time of the last successful sync of the database to its replica (0 before the first).", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -97,6 +105,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- membersDesc
 	ch <- diskFreeDesc
 	ch <- diskSizeDesc
+	ch <- lastSyncDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -116,6 +125,35 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(diskFreeDesc, prometheus.GaugeValue, float64(free))
 		ch <- prometheus.MustNewConstMetric(diskSizeDesc, prometheus.GaugeValue, float64(size))
 	}
+	if c.backups != nil {
+		var ts float64
+		if last := c.backups.Status().LastSync; !last.IsZero() {
+			ts = float64(last.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(lastSyncDesc, prometheus.GaugeValue, ts)
+	}
+}
+
+// conventionalNames appends _total to counters that lack it (Litestream's
+// litestream_sync_count and friends), so the text exposition follows the
+// Prometheus naming rules that promtool checks. These are the same names an
+// OpenMetrics scrape of client_golang shows, where _total is added anyway.
+type conventionalNames struct{ g prometheus.Gatherer }
+
+func (c conventionalNames) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := c.g.Gather()
+	renamed := false
+	for _, mf := range mfs {
+		if mf.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(mf.GetName(), "_total") {
+			name := mf.GetName() + "_total"
+			mf.Name = &name
+			renamed = true
+		}
+	}
+	if renamed {
+		sort.Slice(mfs, func(i, j int) bool { return mfs[i].GetName() < mfs[j].GetName() })
+	}
+	return mfs, err
 }
 
 // diskSpace returns the free (for unprivileged users) and total bytes of
@@ -131,8 +169,8 @@ func diskSpace(dir string) (free, size uint64, err error) {
 // showMetrics serves the Prometheus exposition, behind a bearer token when
 // one is configured.
 func (a *app) metricsHandler() http.Handler {
-	h := promhttp.HandlerFor(prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer},
-		promhttp.HandlerOpts{ErrorLog: nil})
+	h := promhttp.HandlerFor(conventionalNames{prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer}},
+		promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.metricsToken != "" && !a.hasMetricsToken(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)

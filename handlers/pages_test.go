@@ -355,3 +355,27 @@ func TestSetupLink(t *testing.T) {
 	wantStatus(t, c.get("/admin"), http.StatusOK)
 	wantStatus(t, e2.client().get("/setup/"+tok), http.StatusGone)
 }
+
+// TestOthersSeeLess: another member may open a booking from the calendar
+// but sees neither its notes nor its history, and cannot change it.
+func TestOthersSeeLess(t *testing.T) {
+	e := newEnv(t)
+	b, err := e.st.CreateBooking(context.Background(), e.anna, store.BookingInput{Arrival: today + 2, Departure: today + 4,
+		Items: []store.Item{{AccommodationID: e.room.ID, Persons: 1}}, Notes: "Schlüssel liegt unter der Matte"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/bookings/" + strconv.FormatInt(b.ID, 10)
+	r := e.as(e.ben).get(path)
+	wantStatus(t, r, http.StatusOK)
+	if strings.Contains(r.body, "Matte") || r.doc.Find(".timeline").Length() != 0 || r.doc.Find("a[href='"+path+"/edit']").Length() != 0 {
+		t.Errorf("another member sees private parts")
+	}
+	if !strings.Contains(r.text(".facts"), "Anna") {
+		t.Errorf("the stay itself is not shown")
+	}
+	r = e.as(e.anna).get(path)
+	if !strings.Contains(r.body, "Matte") || r.doc.Find(".timeline li").Length() != 1 {
+		t.Errorf("the owner does not see notes and history")
+	}
+}

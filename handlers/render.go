@@ -139,7 +139,10 @@ func (a *app) fillBase(r *http.Request, b *base) {
 	b.T = tr{b.Lang}
 	settings := a.store.Settings()
 	b.HouseName = settings.HouseName
-	b.Path = r.URL.Path
+	// A page may name itself: a refused form answers the POST at another path.
+	if b.Path == "" {
+		b.Path = r.URL.Path
+	}
 	b.Today = a.store.Today()
 	b.Loc = settings.Location()
 	if sess := a.sessionsOf(r); sess != nil && b.Flash == "" {

@@ -25,6 +25,7 @@
           form.querySelectorAll("[data-free]").forEach(function (el) {
             var n = data.free[el.dataset.free];
             el.textContent = n === undefined ? "" : (n > 0 ? n + words.free : words.full);
+            el.classList.toggle("full", n !== undefined && n <= 0);
           });
         })
         .catch(function () {});

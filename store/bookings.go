@@ -297,7 +297,7 @@ func (s *Store) loadForChange(ctx context.Context, tx *sql.Tx, actor *User, id i
 	if err != nil {
 		return nil, err
 	}
-	if !actor.IsAdmin() && !(actor.CanBook() && actor.ID == b.UserID) {
+	if !b.MayChange(actor) {
 		return nil, ErrForbidden
 	}
 	return b, nil
@@ -484,17 +484,21 @@ func (s *Store) bookingByID(ctx context.Context, q querier, id int64) (*Booking,
 	return bs[0], nil
 }
 
-// Booking returns one booking for viewer: its owner or an administrator.
-// Others learn only that it is not theirs to see.
+// Booking returns one booking for viewer. The family shares one house and
+// sees every stay in the calendar, so any approved member may look at it;
+// what is private (notes, history, actions) is for the caller to hide from
+// anyone but the owner and administrators (see MayChange).
 func (s *Store) Booking(ctx context.Context, viewer *User, id int64) (*Booking, error) {
-	b, err := s.bookingByID(ctx, s.reader, id)
-	if err != nil {
-		return nil, err
-	}
-	if !viewer.IsAdmin() && (viewer == nil || viewer.ID != b.UserID) {
+	if !viewer.CanBook() {
 		return nil, fmt.Errorf("booking %d: %w", id, ErrForbidden)
 	}
-	return b, nil
+	return s.bookingByID(ctx, s.reader, id)
+}
+
+// MayChange tells whether u may see the private parts of b and change it:
+// its owner and administrators.
+func (b *Booking) MayChange(u *User) bool {
+	return u.IsAdmin() || (u.CanBook() && u.ID == b.UserID)
 }
 
 // Event is one entry of a booking's history.

@@ -25,7 +25,8 @@ func julian(t time.Time) float64 { return float64(t.UnixNano())/86400e9 + 244058
 // FindCtx returns the data of a live session.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var b []byte
-	err := ss.s.findSession.QueryRowContext(ctx, token, julian(ss.s.now())).Scan(&b)
+	// Real time, not the store's clock: scs sets expiries from time.Now.
+	err := ss.s.findSession.QueryRowContext(ctx, token, julian(time.Now())).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -64,6 +65,6 @@ func (ss *SessionStore) Delete(token string) error { return ss.DeleteCtx(context
 
 // DeleteExpired removes sessions past their expiry; run it now and then.
 func (ss *SessionStore) DeleteExpired(ctx context.Context) error {
-	_, err := ss.s.writer.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, julian(ss.s.now()))
+	_, err := ss.s.writer.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, julian(time.Now()))
 	return err
 }

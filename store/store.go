@@ -52,6 +52,8 @@ type Store struct {
 	usersMu     sync.Mutex
 	users       map[int64]User
 	usersGen    uint64
+
+	integrity atomic.Pointer[IntegrityResult]
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
