@@ -91,10 +91,6 @@ func New(cfg Config) (http.Handler, error) {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = true
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		cfg.Logger.Error("session", "request_id", info(r).id, "err", err)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-	}
 	a := &app{
 		store: cfg.Store, log: cfg.Logger, version: cfg.Version, started: cfg.Started,
 		sessions: sm, templates: tmpl, assets: as,
@@ -104,6 +100,11 @@ func New(cfg Config) (http.Handler, error) {
 		backups:      cfg.Backups,
 		calendar:     map[calendarKey][]byte{},
 		pages:        map[calendarPageKey][]byte{},
+	}
+	// A session that cannot be loaded or saved (the database is gone) still
+	// gets the friendly page.
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		a.serverError(w, r, fmt.Errorf("session: %w", err))
 	}
 	return a.routes(), nil
 }

@@ -3,13 +3,17 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"booking/handlers"
 
 	"booking/store"
 )
@@ -377,5 +381,83 @@ func TestOthersSeeLess(t *testing.T) {
 	r = e.as(e.anna).get(path)
 	if !strings.Contains(r.body, "Matte") || r.doc.Find(".timeline li").Length() != 1 {
 		t.Errorf("the owner does not see notes and history")
+	}
+}
+
+func TestSelfRegistrationWaitsForApproval(t *testing.T) {
+	e := newEnv(t)
+	admin := e.as(e.admin)
+	stranger := e.client()
+	wantStatus(t, stranger.get("/register"), http.StatusNotFound)
+	wantRedirect(t, admin.post("/admin/settings", url.Values{"house_name": {"Gartenhaus"}, "time_zone": {"Europe/Berlin"},
+		"max_nights": {"30"}, "self_registration": {"1"}}), "/admin/settings")
+	if stranger.get("/login").doc.Find("a[href='/register']").Length() != 1 {
+		t.Errorf("login page does not offer registration")
+	}
+	r := stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum8"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if r.text("#password2-error") != "Die beiden Passwörter sind verschieden." {
+		t.Errorf("mismatch: %q", r.text("#password2-error"))
+	}
+	wantRedirect(t, stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum7"}}), "/calendar")
+	r = stranger.get("/calendar")
+	wantStatus(t, r, http.StatusForbidden)
+	if r.text("main h1") != "Noch nicht freigegeben" {
+		t.Errorf("waiting page: %q", r.text("main h1"))
+	}
+	dora, err := e.st.UserByEmail(context.Background(), "dora@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = admin.get("/admin")
+	if !strings.Contains(r.text("main"), "dora@example.org") {
+		t.Errorf("dashboard does not list the waiting member")
+	}
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", dora.ID), url.Values{"state": {"approved"}, "back": {"/admin"}}), "/admin")
+	wantStatus(t, stranger.get("/calendar"), http.StatusOK)
+}
+
+func TestRoleChangeRenewsTheSessionToken(t *testing.T) {
+	e := newEnv(t)
+	ben := e.as(e.ben)
+	before := sessionCookie(ben)
+	wantStatus(t, ben.get("/admin"), http.StatusForbidden)
+	wantRedirect(t, e.as(e.admin).post(fmt.Sprintf("/admin/members/%d/role", e.ben.ID), url.Values{"role": {"admin"}}), "/admin/members")
+	wantStatus(t, ben.get("/admin"), http.StatusOK)
+	if after := sessionCookie(ben); after == before || after == "" {
+		t.Errorf("session token not renewed after the role change")
+	}
+}
+
+func TestTooManyLoginAttempts(t *testing.T) {
+	e := newEmptyEnv(t)
+	h, err := handlers.New(handlers.Config{Store: e.st, LoginRate: time.Hour, LoginBurst: 3, Logger: slog.New(slog.NewTextHandler(e.logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = h
+	c := e.client()
+	for i := range 3 {
+		wantStatus(t, c.post("/login", url.Values{"email": {"x@example.org"}, "password": {"falsch"}}), http.StatusUnprocessableEntity)
+		_ = i
+	}
+	r := c.post("/login", url.Values{"email": {"x@example.org"}, "password": {"falsch"}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if r.text("main h1") != "Zu viele Versuche" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("429 page: %q", r.text("main"))
+	}
+}
+
+func TestServerErrorPageHidesDetails(t *testing.T) {
+	e := newEnv(t)
+	c := e.as(e.anna)
+	e.st.Close() // the database goes away under a logged-in member
+	r := c.get("/bookings")
+	wantStatus(t, r, http.StatusInternalServerError)
+	if r.text("main h1") != "Etwas ist schiefgegangen" || strings.Contains(strings.ToLower(r.body), "sql") {
+		t.Errorf("500 page: %q", r.text("main"))
+	}
+	if !strings.Contains(e.logBuf.String(), "request_id=") {
+		t.Errorf("the error is not logged with the request id")
 	}
 }
