@@ -56,22 +56,23 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	if err := a.startSession(r, u); err != nil {
+	a.logIn(w, r, u, "", localRedirect(next))
+}
+
+// logIn starts a session for u with a fresh token, so a token planted
+// before the login (session fixation) is worthless, and redirects to the
+// next page with an optional flash message.
+func (a *app) logIn(w http.ResponseWriter, r *http.Request, u *store.User, flash, next string) {
+	if err := a.sessions.RenewToken(r.Context()); err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, localRedirect(next), http.StatusSeeOther)
-}
-
-// startSession logs u in with a fresh session token, so a token planted
-// before the login (session fixation) is worthless.
-func (a *app) startSession(r *http.Request, u *store.User) error {
-	if err := a.sessions.RenewToken(r.Context()); err != nil {
-		return err
-	}
 	a.sessions.Put(r.Context(), sessUserID, u.ID)
 	a.sessions.Put(r.Context(), sessRole, u.Role)
-	return nil
+	if flash != "" {
+		a.sessions.Put(r.Context(), sessFlash, flash)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
@@ -142,13 +143,8 @@ func (a *app) completeSetup(w http.ResponseWriter, r *http.Request) {
 	if len(fe) == 0 {
 		u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
 		if err == nil {
-			if err := a.startSession(r, u); err != nil {
-				a.serverError(w, r, err)
-				return
-			}
 			a.log.Info("first administrator created", "user_id", u.ID)
-			a.sessions.Put(r.Context(), sessFlash, "flash.setup_done")
-			http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
+			a.logIn(w, r, u, "flash.setup_done", "/admin/accommodations")
 			return
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
@@ -212,12 +208,7 @@ func (a *app) useLink(w http.ResponseWriter, r *http.Request, purpose string) {
 	if len(fe) == 0 {
 		u, err := a.store.UseLink(r.Context(), token, purpose, r.PostForm.Get("password"))
 		if err == nil {
-			if err := a.startSession(r, u); err != nil {
-				a.serverError(w, r, err)
-				return
-			}
-			a.sessions.Put(r.Context(), sessFlash, "flash.welcome")
-			http.Redirect(w, r, "/calendar", http.StatusSeeOther)
+			a.logIn(w, r, u, "flash.welcome", "/calendar")
 			return
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
@@ -252,11 +243,7 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 	if len(fe) == 0 {
 		u, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
 		if err == nil {
-			if err := a.startSession(r, u); err != nil {
-				a.serverError(w, r, err)
-				return
-			}
-			http.Redirect(w, r, "/calendar", http.StatusSeeOther)
+			a.logIn(w, r, u, "", "/calendar")
 			return
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
