@@ -55,6 +55,12 @@ func startServer(tb testing.TB, dir string) (string, *exec.Cmd, time.Duration) {
 	addr := freePort(tb)
 	cmd := exec.Command(bin, "serve", "-addr", addr)
 	cmd.Dir = dir
+	// BENCH_SERVER_ENV passes settings to the server only (e.g.
+	// GOMEMLIMIT=16MiB), not to the load generator in this process.
+	cmd.Env = os.Environ()
+	if extra := os.Getenv("BENCH_SERVER_ENV"); extra != "" {
+		cmd.Env = append(cmd.Env, strings.Fields(extra)...)
+	}
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		tb.Fatal(err)

@@ -1,0 +1,383 @@
+package main
+
+// Helpers for the tests that run the real binary against a real replica:
+// the crash test, the restore runbook, the upstream and SFTP tests.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireTool finds a program the test needs. Outside CI a missing tool
+// skips the test with what to install; in CI (CI=true) it fails it.
+func requireTool(t *testing.T, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		toolMissing(t, fmt.Sprintf("%s not found (%v): %s", name, err, install))
+	}
+	return p
+}
+
+func toolMissing(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// buildBinary builds the server into the test's temporary folder, so that
+// it can be killed for real. The build cache makes it a link step after the
+// first time.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goTool := requireTool(t, "go", "install Go")
+	bin := filepath.Join(t.TempDir(), "booking")
+	start := time.Now()
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("built the server in %s", time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// site is a folder the server runs in, as on the Pi: litestream.yml and,
+// below it, data/.
+type site struct {
+	t   *testing.T
+	dir string
+	bin string
+}
+
+// newSite writes litestream.yml: the shipped one, with edit applied.
+func newSite(t *testing.T, bin string, edit func(yml string) string) *site {
+	t.Helper()
+	b, err := os.ReadFile("litestream.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml := string(b)
+	if edit != nil {
+		yml = edit(yml)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "litestream.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &site{t: t, dir: dir, bin: bin}
+}
+
+func (s *site) dbPath() string { return filepath.Join(s.dir, "data", "booking.db") }
+
+// run runs one command of the binary in the site's folder.
+func (s *site) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Dir = s.dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		s.t.Fatalf("booking %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// mustRun runs a command that must succeed and returns its output.
+func (s *site) mustRun(args ...string) string {
+	s.t.Helper()
+	out, errOut, code := s.run("", args...)
+	if code != 0 {
+		s.t.Fatalf("booking %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+const adminEmail, adminPassword = "oma@example.org", "Apfelkuchen mit Sahne"
+
+func (s *site) addAdmin() {
+	s.t.Helper()
+	if out, errOut, code := s.run(adminPassword+"\n", "user", "add", "--email", adminEmail, "--name", "Oma", "--admin"); code != 0 {
+		s.t.Fatalf("user add: %d %s %s", code, out, errOut)
+	}
+}
+
+// syncBuffer collects a server's log while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *syncBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// server is a running "booking serve".
+type runningServer struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	base    string
+	logs    *syncBuffer
+	done    chan struct{}
+	healthy time.Duration // from exec to the first 200 on /health
+	exit    error
+}
+
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs the server and waits until /health answers.
+func (s *site) start(args ...string) *runningServer {
+	s.t.Helper()
+	port := loopbackPort(s.t)
+	srv := &runningServer{t: s.t, base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
+	srv.cmd = exec.Command(s.bin, append([]string{"serve", "-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+	srv.cmd.Dir = s.dir
+	srv.cmd.Stdout, srv.cmd.Stderr = srv.logs, srv.logs
+	started := time.Now()
+	if err := srv.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { srv.exit = srv.cmd.Wait(); close(srv.done) }()
+	s.t.Cleanup(func() { srv.kill() })
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		res, err := client.Get(srv.base + "/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				srv.healthy = time.Since(started)
+				return srv
+			}
+		}
+		select {
+		case <-srv.done:
+			s.t.Fatalf("the server exited: %v\n%s", srv.exit, srv.logs)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the server did not become healthy:\n%s", srv.logs)
+		}
+	}
+}
+
+// kill ends the server with SIGKILL: no final sync, no closing.
+func (srv *runningServer) kill() {
+	select {
+	case <-srv.done:
+		return
+	default:
+	}
+	srv.cmd.Process.Kill()
+	<-srv.done
+}
+
+// stop ends the server the way systemd does and expects a clean exit.
+func (srv *runningServer) stop() {
+	srv.t.Helper()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(60 * time.Second):
+		srv.kill()
+		srv.t.Fatalf("the server did not stop:\n%s", srv.logs)
+	}
+	if srv.exit != nil {
+		srv.t.Fatalf("the server exited with %v:\n%s", srv.exit, srv.logs)
+	}
+}
+
+// browserSession is a logged-in browser without JavaScript.
+type browserSession struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+	accID  string
+}
+
+func logInAs(t *testing.T, base, email, password string) *browserSession {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	m := &browserSession{t: t, base: base, client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if res := m.post("/login", url.Values{"email": {email}, "password": {password}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	return m
+}
+
+func (m *browserSession) post(path string, form url.Values) *http.Response {
+	m.t.Helper()
+	res, err := m.tryPost(path, form)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return res
+}
+
+func (m *browserSession) tryPost(path string, form url.Values) (*http.Response, error) {
+	res, err := m.client.PostForm(m.base+path, form)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res, nil
+}
+
+func (m *browserSession) get(path string) string {
+	m.t.Helper()
+	res, err := m.client.Get(m.base + path)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		m.t.Fatalf("GET %s: %d", path, res.StatusCode)
+	}
+	return string(b)
+}
+
+// addTent creates a tent with 100 beds (as an administrator) and
+// remembers its id for the booking form.
+func (m *browserSession) addTent() {
+	m.t.Helper()
+	if res := m.post("/admin/accommodations", url.Values{"name": {"Großes Zelt"}, "kind": {"tent"}, "beds": {"100"}}); res.StatusCode != http.StatusSeeOther {
+		m.t.Fatalf("new accommodation: %d", res.StatusCode)
+	}
+	mm := regexp.MustCompile(`name="persons\.(\d+)"`).FindStringSubmatch(m.get("/bookings/new"))
+	if mm == nil {
+		m.t.Fatal("no accommodation on the booking form")
+	}
+	m.accID = mm[1]
+}
+
+// book asks for one night, n days from now, and returns the id of the
+// booking when the server acknowledged it (303 to the booking's page).
+func (m *browserSession) book(n int) (int64, error) {
+	arr := time.Now().In(houseZone).AddDate(0, 0, 1+n%300)
+	res, err := m.tryPost("/bookings", url.Values{"arrival": {arr.Format("2006-01-02")}, "departure": {arr.AddDate(0, 0, 1).Format("2006-01-02")},
+		"persons." + m.accID: {"1"}})
+	if err != nil {
+		return 0, err
+	}
+	loc := res.Header.Get("Location")
+	id, perr := strconv.ParseInt(strings.TrimPrefix(loc, "/bookings/"), 10, 64)
+	if res.StatusCode != http.StatusSeeOther || perr != nil {
+		return 0, fmt.Errorf("booking: %d %q", res.StatusCode, loc)
+	}
+	return id, nil
+}
+
+func (m *browserSession) mustBook(n int) int64 {
+	m.t.Helper()
+	id, err := m.book(n)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return id
+}
+
+var houseZone = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// bookingStatuses reads id → status from a database file, read-only.
+func bookingStatuses(t *testing.T, path string) map[int64]string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id, status FROM bookings`)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer rows.Close()
+	m := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			t.Fatal(err)
+		}
+		m[id] = st
+	}
+	return m
+}
+
+// restorePoints runs "booking restore-points --json".
+func (s *site) restorePoints() pointList {
+	s.t.Helper()
+	var l pointList
+	if err := json.Unmarshal([]byte(s.mustRun("restore-points", "--json")), &l); err != nil {
+		s.t.Fatal(err)
+	}
+	if len(l.Points) == 0 {
+		s.t.Fatal("no restore points")
+	}
+	return l
+}
+
+type pointList struct {
+	Type, Location string
+	Window         struct {
+		Start     time.Time `json:"start"`
+		End       time.Time `json:"end"`
+		StartTXID string    `json:"start_txid"`
+		EndTXID   string    `json:"end_txid"`
+	} `json:"window"`
+	Points []struct {
+		Time      time.Time `json:"time"`
+		LocalTime string    `json:"local_time"`
+		TXID      string    `json:"txid"`
+		Level     int       `json:"level"`
+	}
+}
+
+func (l pointList) newest() time.Time { return l.Points[len(l.Points)-1].Time }

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrDatabaseInUse is what LockDatabase returns (as an *InUseError) while
+// another process holds the lock.
+var ErrDatabaseInUse = errors.New("database in use")
+
+// InUseError names the process that holds the database lock.
+type InUseError struct {
+	DBPath  string
+	PID     int
+	Command string
+	Since   time.Time
+}
+
+func (e *InUseError) Error() string {
+	who := "another booking process"
+	if e.Command != "" {
+		who = `"booking ` + e.Command + `"`
+	}
+	if e.PID > 0 {
+		who += " (pid " + strconv.Itoa(e.PID) + ")"
+	}
+	s := fmt.Sprintf("%s is using the database %s", who, e.DBPath)
+	if !e.Since.IsZero() {
+		s += " since " + e.Since.Format(time.RFC3339)
+	}
+	return s
+}
+
+func (e *InUseError) Is(target error) bool { return target == ErrDatabaseInUse }
+
+// DatabaseLock is held by the server for its whole life and by a restore
+// that replaces the database, so the two never meet.
+//
+// It is an flock(2) on "<db>.lock", not the database file itself: closing any
+// descriptor of the database would drop SQLite's own POSIX locks in this
+// process. The kernel releases an flock when its process ends, however it
+// ends (SIGKILL, power cut), so a stale lock file never blocks anything; and
+// unlike probing the listen address it works whatever -addr says and
+// whether or not the server has started listening yet.
+type DatabaseLock struct {
+	dbPath string
+	f      *os.File
+}
+
+// LockPath is the lock file of the database at dbPath.
+func LockPath(dbPath string) string { return dbPath + ".lock" }
+
+// LockDatabase takes the lock of the database at dbPath for command (e.g.
+// "serve"), or returns an *InUseError naming the holder.
+func LockDatabase(dbPath, command string) (*DatabaseLock, error) {
+	f, err := os.OpenFile(LockPath(dbPath), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", dbPath, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, readHolder(f, dbPath)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dbPath, err)
+	}
+	// Who holds it, for the message another process shows.
+	info := fmt.Sprintf("pid %d\ncommand %s\nsince %s\n", os.Getpid(), command, time.Now().UTC().Format(time.RFC3339))
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(info), 0)
+	}
+	return &DatabaseLock{dbPath: dbPath, f: f}, nil
+}
+
+func readHolder(f *os.File, dbPath string) error {
+	e := &InUseError{DBPath: dbPath}
+	b := make([]byte, 512)
+	n, _ := f.ReadAt(b, 0)
+	for _, line := range strings.Split(string(b[:n]), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "pid":
+			e.PID, _ = strconv.Atoi(v)
+		case "command":
+			e.Command = v
+		case "since":
+			e.Since, _ = time.Parse(time.RFC3339, v)
+		}
+	}
+	return e
+}
+
+// DBPath is the database the lock guards.
+func (l *DatabaseLock) DBPath() string { return l.dbPath }
+
+// Release gives the lock up. The file stays: removing it could let two
+// processes lock two different files of the same name.
+func (l *DatabaseLock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,710 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/benbjohnson/litestream/file"
+	"github.com/benbjohnson/litestream/sftp"
+	"github.com/superfly/ltx"
+)
+
+// fileReplica is a replica configuration for a folder, with short intervals
+// so that tests see syncs and compactions within seconds.
+func fileReplica(dir string) ReplicaConfig {
+	return ReplicaConfig{
+		Type: "file", Location: "file " + dir,
+		NewClient:    func() (litestream.ReplicaClient, error) { return file.NewReplicaClient(dir), nil },
+		SyncInterval: 100 * time.Millisecond, MonitorInterval: 100 * time.Millisecond,
+		Levels:              litestream.CompactionLevels{{Level: 0}, {Level: 1, Interval: time.Second}},
+		ShutdownSyncTimeout: 2 * time.Second,
+		Logger:              slog.New(slog.DiscardHandler),
+	}
+}
+
+// replicated is a store with its replication, closed in the server's order
+// (store, then replication) at the end of the test.
+type replicated struct {
+	*fixture
+	dbPath string
+	cfg    ReplicaConfig
+	rep    *Replication
+	once   sync.Once
+}
+
+// openFixtureAt is newFixture on a database file of the test's choosing.
+func openFixtureAt(t testing.TB, path string) *fixture {
+	t.Helper()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{t: time.Date(2026, 8, 1, 10, 0, 0, 0, berlin)}
+	s, err := Open(context.Background(), path, Options{Now: clock.Now, TimeZone: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{s: s, clock: clock}
+	f.admin = f.user(t, "admin@example.org", RoleAdmin)
+	f.member = f.user(t, "anna@example.org", RoleMember)
+	f.room = f.accommodation(t, "Zimmer 1", "room", 2)
+	f.tent = f.accommodation(t, "Zelt", "tent", 4)
+	return f
+}
+
+func newReplicated(t testing.TB, cfg ReplicaConfig) *replicated {
+	t.Helper()
+	dbPath := filepath.Join(t.TempDir(), "data", "booking.db")
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	r := &replicated{fixture: openFixtureAt(t, dbPath), dbPath: dbPath, cfg: cfg}
+	rep, err := StartReplication(context.Background(), dbPath, cfg)
+	if err != nil {
+		r.s.Close()
+		t.Fatal(err)
+	}
+	r.rep = rep
+	t.Cleanup(func() { r.close(t) })
+	return r
+}
+
+// close shuts down like the server does: the app's pools first, then
+// Litestream's final sync.
+func (r *replicated) close(t testing.TB) {
+	r.once.Do(func() {
+		if err := r.s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := r.rep.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func (r *replicated) sync(t testing.TB) {
+	t.Helper()
+	if err := r.rep.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bookingIDs reads the booking ids of a database file.
+func bookingIDs(t testing.TB, path string) []int64 {
+	t.Helper()
+	db, err := openReadOnly(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id FROM bookings ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// writeBookings creates n bookings of one night over the given time and
+// returns their ids: what the store acknowledged.
+func (r *replicated) writeBookings(t testing.TB, n int, over time.Duration) []int64 {
+	t.Helper()
+	var ids []int64
+	for i := range n {
+		b := r.book(t, r.member, 1+len(ids)%25, 1, Item{AccommodationID: r.tent.ID, Persons: 1})
+		ids = append(ids, b.ID)
+		if i < n-1 {
+			time.Sleep(over / time.Duration(n))
+		}
+	}
+	// Cancel at once so that the next batch finds free beds.
+	for _, id := range ids {
+		if err := r.s.CancelBooking(context.Background(), r.member, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func TestReplicationPointInTimeRestore(t *testing.T) {
+	r := newReplicated(t, fileReplica(filepath.Join(t.TempDir(), "replica")))
+	ctx := context.Background()
+	out := t.TempDir()
+
+	// Three batches over a few seconds. Each time is noted after the
+	// batch has reached the replica; Litestream's background sync runs all
+	// along and cuts its own points in between.
+	a := r.writeBookings(t, 8, 1200*time.Millisecond)
+	r.sync(t)
+	t1 := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	b := r.writeBookings(t, 8, 1200*time.Millisecond)
+	r.sync(t)
+	t2 := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	c := r.writeBookings(t, 8, 600*time.Millisecond)
+	r.sync(t)
+
+	restore := func(name string, opt RestoreOptions) *RestoreResult {
+		t.Helper()
+		opt.OutputPath = filepath.Join(out, name)
+		res, err := Restore(ctx, r.cfg, opt)
+		if err != nil {
+			t.Fatalf("restore %s: %v", name, err)
+		}
+		return res
+	}
+	upTo := func(batches ...[]int64) []int64 { return slices.Concat(batches...) }
+
+	res1 := restore("t1.db", RestoreOptions{Timestamp: t1})
+	if got := bookingIDs(t, res1.Path); !slices.Equal(got, upTo(a)) {
+		t.Errorf("restore to t1: bookings %v, want %v", got, upTo(a))
+	}
+	res2 := restore("t2.db", RestoreOptions{Timestamp: t2})
+	if got := bookingIDs(t, res2.Path); !slices.Equal(got, upTo(a, b)) {
+		t.Errorf("restore to t2: bookings %v, want %v", got, upTo(a, b))
+	}
+	latest := restore("latest.db", RestoreOptions{})
+	if got := bookingIDs(t, latest.Path); !slices.Equal(got, upTo(a, b, c)) {
+		t.Errorf("latest restore: bookings %v, want %v", got, upTo(a, b, c))
+	}
+	if latest.Summary.Bookings != int64(len(a)+len(b)+len(c)) || latest.Summary.LatestBooking == nil ||
+		latest.Summary.LatestBooking.ID != c[len(c)-1] {
+		t.Errorf("latest summary: %+v", latest.Summary)
+	}
+	if !(res1.Point.TXID < res2.Point.TXID && res2.Point.TXID < latest.Point.TXID) {
+		t.Errorf("points not in order: %d %d %d", res1.Point.TXID, res2.Point.TXID, latest.Point.TXID)
+	}
+
+	// The listed points: the one restore picked for t1 is there, and
+	// restoring it by TXID gives the same bookings.
+	list, err := RestorePoints(ctx, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Points) < 3 || list.Window.EndTXID != latest.Point.TXID || !list.Window.Start.Before(t1) {
+		t.Fatalf("restore points: window %+v, %d points", list.Window, len(list.Points))
+	}
+	var levels []int
+	for _, p := range list.Points {
+		if !slices.Contains(levels, p.Level) {
+			levels = append(levels, p.Level)
+		}
+	}
+	t.Logf("%d restore points, levels %v, window %s .. %s", len(list.Points), levels,
+		list.Window.Start.Format(time.RFC3339Nano), list.Window.End.Format(time.RFC3339Nano))
+	byTXID := restore("txid.db", RestoreOptions{TXID: res1.Point.TXID})
+	if got := bookingIDs(t, byTXID.Path); !slices.Equal(got, upTo(a)) {
+		t.Errorf("restore by TXID %s: bookings %v, want %v", FormatTXID(res1.Point.TXID), got, upTo(a))
+	}
+	// Every listed point restores by its TXID; spot-check a few.
+	for _, i := range []int{0, len(list.Points) / 2, len(list.Points) - 2} {
+		p := list.Points[i]
+		if _, err := Restore(ctx, r.cfg, RestoreOptions{OutputPath: filepath.Join(out, fmt.Sprintf("p%d.db", i)), TXID: p.TXID}); err != nil {
+			t.Errorf("point %d (TXID %s, L%d): %v", i, FormatTXID(p.TXID), p.Level, err)
+		}
+	}
+
+	// Out of the window: the error says the window.
+	for name, opt := range map[string]RestoreOptions{
+		"an hour before": {Timestamp: list.Window.Start.Add(-time.Hour)},
+		"the future":     {Timestamp: time.Now().Add(time.Hour)},
+		"unknown TXID":   {TXID: latest.Point.TXID + 1000},
+	} {
+		opt.OutputPath = filepath.Join(out, "never.db")
+		_, err := Restore(ctx, r.cfg, opt)
+		var we *WindowError
+		if !errors.As(err, &we) || !strings.Contains(err.Error(), list.Window.Start.UTC().Format("2006-01-02 15:04:05")) {
+			t.Errorf("%s: want a window error naming the window, got %v", name, err)
+		}
+		if _, err := os.Stat(opt.OutputPath); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: a failed restore left %s", name, opt.OutputPath)
+		}
+	}
+	// Never over an existing file.
+	if _, err := Restore(ctx, r.cfg, RestoreOptions{OutputPath: latest.Path}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("restore over an existing file: %v", err)
+	}
+}
+
+func TestReplicationStatus(t *testing.T) {
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	cfg.ValidationInterval = 200 * time.Millisecond
+	before := time.Now()
+	r := newReplicated(t, cfg)
+	// StartReplication returns after the first sync.
+	st := r.rep.Status()
+	if st.LastSync.Before(before) {
+		t.Errorf("no sync before StartReplication returned: %+v", st)
+	}
+	r.writeBookings(t, 3, 0)
+	r.sync(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st = r.rep.Status()
+		if st.RestoreWindow && st.Validation != "" && !st.WindowEnd.Before(before) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.Type != "file" || !strings.Contains(st.Location, "replica") || st.LastError != "" {
+		t.Errorf("status: %+v", st)
+	}
+	if !st.RestoreWindow || st.WindowStart.After(st.WindowEnd) || time.Since(st.WindowEnd) > 10*time.Second {
+		t.Errorf("restore window: %+v", st)
+	}
+	if !strings.HasPrefix(st.Validation, "ok") || st.ValidationAt.IsZero() {
+		t.Errorf("validation: %q at %s", st.Validation, st.ValidationAt)
+	}
+	if age := time.Since(st.LastSync); age > 2*time.Second {
+		t.Errorf("last sync %s ago", age)
+	}
+}
+
+// A replica that cannot be written is reported in words, and the server
+// still starts: the bookings are safe on the local disk meanwhile.
+func TestReplicationErrorsInWords(t *testing.T) {
+	blocked := filepath.Join(t.TempDir(), "not-a-folder")
+	if err := os.WriteFile(blocked, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fileReplica(blocked)
+	cfg.FirstSyncTimeout = 3 * time.Second
+	cfg.ShutdownSyncTimeout = 100 * time.Millisecond
+	r := newReplicated(t, cfg)
+	r.writeBookings(t, 2, 0)
+	st := r.rep.Status()
+	if !strings.Contains(st.LastError, "cannot be written") || st.LastErrorAt.IsZero() {
+		t.Errorf("want the error in words, got %q", st.LastError)
+	}
+	if st.RestoreWindow {
+		t.Errorf("a window for an empty replica: %+v", st)
+	}
+	t.Log(st.LastError)
+	// Close reports that the final sync failed; the store is fine.
+	r.once.Do(func() {
+		r.s.Close()
+		if err := r.rep.Close(context.Background()); err == nil {
+			t.Error("Close: no error although the replica cannot be written")
+		}
+	})
+}
+
+// An SFTP server that does not answer: the server starts anyway (after
+// FirstSyncTimeout) and says why replication is not running.
+func TestReplicationUnreachableReplica(t *testing.T) {
+	cfg := unreachableSFTP()
+	cfg.FirstSyncTimeout = 300 * time.Millisecond
+	start := time.Now()
+	r := newReplicated(t, cfg)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("start took %s", d)
+	}
+	r.writeBookings(t, 2, 0)
+	st := r.rep.Status()
+	if !strings.Contains(st.LastError, "does not answer") || !st.LastSync.IsZero() {
+		t.Errorf("status: %+v", st)
+	}
+	if err := r.rep.Sync(context.Background()); err == nil {
+		t.Error("Sync succeeded without a replica")
+	}
+	r.once.Do(func() {
+		r.s.Close()
+		if err := r.rep.Close(context.Background()); err == nil || !strings.Contains(err.Error(), "nothing reached the replica") {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
+
+// unreachableSFTP points at a port nothing listens on.
+func unreachableSFTP() ReplicaConfig {
+	cfg := fileReplica("")
+	cfg.Type, cfg.Location = "sftp", "sftp nobody@127.0.0.1:1/backup"
+	cfg.NewClient = func() (litestream.ReplicaClient, error) {
+		c := sftp.NewReplicaClient()
+		c.Host, c.User, c.Password, c.Path = "127.0.0.1:1", "nobody", "x", "/backup"
+		return c, nil
+	}
+	return cfg
+}
+
+// Litestream takes the write lock once when it starts; StartReplication
+// waits for that, so writes right after it never meet a locked database.
+func TestReplicationStartupOrder(t *testing.T) {
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 5 {
+				_, err := r.s.CreateBooking(ctx, r.member, BookingInput{Arrival: today + Date(1+w*5+i), Departure: today + Date(2+w*5+i),
+					Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("write right after start: %v", err)
+	}
+	// The schema and the fixture's rows went out with the first sync,
+	// the bookings with the next.
+	r.close(t)
+	res, err := Restore(ctx, cfg, RestoreOptions{OutputPath: filepath.Join(t.TempDir(), "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.Bookings != 40 || res.Summary.SchemaVersion == 0 || res.Summary.Table("users").Rows != 2 {
+		t.Errorf("restored: %+v", res.Summary)
+	}
+}
+
+func TestRestoreIfMissing(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+
+	// An empty replica and no database: the first start, nothing to do.
+	fresh := filepath.Join(t.TempDir(), "booking.db")
+	if res, err := RestoreIfMissing(ctx, fresh, cfg); res != nil || err != nil {
+		t.Fatalf("empty replica: %v %v", res, err)
+	}
+
+	r := newReplicated(t, cfg)
+	ids := r.writeBookings(t, 5, 0)
+	r.close(t)
+	// The database exists: nothing to do.
+	if res, err := RestoreIfMissing(ctx, r.dbPath, cfg); res != nil || err != nil {
+		t.Fatalf("existing database: %v %v", res, err)
+	}
+	// The card died but left Litestream's folder and a -wal around (the
+	// worst case: SQLite would replay that -wal into the restored file).
+	for _, suffix := range []string{"", "-shm"} {
+		os.Remove(r.dbPath + suffix)
+	}
+	os.WriteFile(r.dbPath+"-wal", []byte("stale wal"), 0o640)
+	res, err := RestoreIfMissing(ctx, r.dbPath, cfg)
+	if err != nil || res == nil {
+		t.Fatalf("restore: %v %v", res, err)
+	}
+	if _, err := os.Stat(r.dbPath + "-wal"); err == nil {
+		t.Error("the stale -wal is still next to the restored database")
+	}
+	matches, _ := filepath.Glob(r.dbPath + ".before-restore-*/.booking.db-litestream")
+	if len(matches) != 1 {
+		t.Errorf("Litestream's old folder was not moved aside: %v", matches)
+	}
+	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, ids) {
+		t.Errorf("restored bookings %v, want %v", got, ids)
+	}
+
+	// Missing database, unreachable replica: refuse rather than start empty.
+	gone := filepath.Join(t.TempDir(), "booking.db")
+	if _, err := RestoreIfMissing(ctx, gone, unreachableSFTP()); err == nil || !strings.Contains(err.Error(), "cannot be restored") {
+		t.Errorf("unreachable replica: %v", err)
+	}
+}
+
+// The runbook's "I cancelled the wrong booking": stop the server, replace
+// the database with its state before the mistake, start again. The old
+// database is moved aside, and after the restart the replica's newest
+// state is the restored one plus what came after.
+func TestReplaceDatabase(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	a := r.writeBookings(t, 4, 0)
+	r.sync(t)
+	before := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	wrong := r.writeBookings(t, 3, 0) // the mistake
+	r.sync(t)
+
+	// While the server holds the lock, there is no replacing.
+	serving, err := LockDatabase(r.dbPath, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LockDatabase(r.dbPath, "restore --replace"); !errors.Is(err, ErrDatabaseInUse) ||
+		!strings.Contains(err.Error(), fmt.Sprintf(`"booking serve" (pid %d)`, os.Getpid())) {
+		t.Errorf("lock while serving: %v", err)
+	}
+	r.close(t)
+	serving.Release()
+
+	lock, err := LockDatabase(r.dbPath, "restore --replace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReplaceDatabase(ctx, lock, cfg, RestoreOptions{Timestamp: before})
+	lock.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, a) {
+		t.Errorf("replaced database: bookings %v, want %v", got, a)
+	}
+	if res.MovedAside == "" {
+		t.Fatal("nothing moved aside")
+	}
+	if got := bookingIDs(t, filepath.Join(res.MovedAside, "booking.db")); !slices.Equal(got, slices.Concat(a, wrong)) {
+		t.Errorf("the moved-aside database: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(res.MovedAside, ".booking.db-litestream")); err != nil {
+		t.Errorf("Litestream's folder not moved aside: %v", err)
+	}
+
+	// Serve again: Litestream notices the database is behind the replica
+	// and continues the history from the restored state.
+	f2, err := Open(ctx, r.dbPath, Options{Now: r.clock.Now, TimeZone: r.s.Settings().Location()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep2, err := StartReplication(ctx, r.dbPath, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := f2.CreateBooking(ctx, r.member, BookingInput{Arrival: today + 3, Departure: today + 4, Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep2.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f2.Close()
+	if err := rep2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	latest, err := Restore(ctx, cfg, RestoreOptions{OutputPath: filepath.Join(t.TempDir(), "latest.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bookingIDs(t, latest.Path); !slices.Equal(got, append(slices.Clone(a), after.ID)) {
+		t.Errorf("newest state after the replace: %v, want %v + %d", got, a, after.ID)
+	}
+}
+
+func TestLockDatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "booking.db")
+	l, err := LockDatabase(db, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LockDatabase(db, "restore --replace")
+	var iu *InUseError
+	if !errors.As(err, &iu) || iu.PID != os.Getpid() || iu.Command != "serve" || time.Since(iu.Since) > time.Minute {
+		t.Fatalf("second lock: %#v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := LockDatabase(db, "restore --replace")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.Release()
+	if _, err := ReplaceDatabase(context.Background(), l2, ReplicaConfig{}, RestoreOptions{}); err == nil {
+		t.Error("ReplaceDatabase with a released lock")
+	}
+}
+
+func TestVerifyBackup(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	r.writeBookings(t, 3, 0)
+	r.sync(t)
+
+	// While serving, in step.
+	rep, err := VerifyBackup(ctx, r.dbPath, cfg, VerifyOptions{})
+	if err != nil || rep.Verdict != VerdictOK || len(rep.Differences) != 0 {
+		t.Fatalf("in step: %+v %v", rep, err)
+	}
+	if rep.Backup.Bookings != 3 || rep.Live.Bookings != 3 {
+		t.Errorf("counts: backup %d live %d", rep.Backup.Bookings, rep.Live.Bookings)
+	}
+
+	// Replication stops; the server goes on writing (say, a replica that
+	// is gone). Within the allowed lag that is "on its way"; beyond it,
+	// stale.
+	r.close(t)
+	s2, err := Open(ctx, r.dbPath, Options{Now: r.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.CreateBooking(ctx, r.member, BookingInput{Arrival: today + 5, Departure: today + 6, Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	rep, err = VerifyBackup(ctx, r.dbPath, cfg, VerifyOptions{})
+	if err != nil || rep.Verdict != VerdictOK || !slices.ContainsFunc(rep.Differences, func(d string) bool { return strings.HasPrefix(d, "bookings: 3 rows in the backup, 4 live") }) {
+		t.Errorf("fresh change: %+v %v", rep, err)
+	}
+	rep, err = VerifyBackup(ctx, r.dbPath, cfg, VerifyOptions{MaxLag: time.Nanosecond})
+	if err != nil || rep.Verdict != VerdictStale || !strings.Contains(rep.Reason, "lacks") {
+		t.Errorf("stale: %+v %v", rep, err)
+	}
+	t.Log(rep.Reason)
+
+	// A damaged replica file: broken.
+	l1, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg.Location[len("file "):]), "replica", "ltx", "*", "*.ltx"))
+	if len(l1) == 0 {
+		t.Fatal("no ltx files")
+	}
+	for _, f := range l1 {
+		if err := os.Truncate(f, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err = VerifyBackup(ctx, r.dbPath, cfg, VerifyOptions{})
+	if err != nil || rep.Verdict != VerdictBroken {
+		t.Errorf("broken: %+v %v", rep, err)
+	}
+	t.Log(rep.Reason)
+
+	// No live database (the card died): the backup alone is judged.
+	empty := filepath.Join(t.TempDir(), "replica")
+	cfg2 := fileReplica(empty)
+	r2 := newReplicated(t, cfg2)
+	r2.close(t)
+	os.Remove(r2.dbPath)
+	rep, err = VerifyBackup(ctx, r2.dbPath, cfg2, VerifyOptions{})
+	if err != nil || rep.Verdict != VerdictOK || rep.Live != nil {
+		t.Errorf("no live database: %+v %v", rep, err)
+	}
+}
+
+func TestBackupTo(t *testing.T) {
+	ctx := context.Background()
+	r := newReplicated(t, fileReplica(filepath.Join(t.TempDir(), "replica")))
+	ids := r.writeBookings(t, 3, 0)
+	out := filepath.Join(t.TempDir(), "copy.db")
+	sum, err := BackupTo(ctx, r.dbPath, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Bookings != 3 || sum.LatestBooking == nil || sum.LatestBooking.ID != ids[2] || sum.LatestBooking.Owner != "anna" {
+		t.Errorf("summary: %+v %+v", sum, sum.LatestBooking)
+	}
+	if problems, err := integrityCheck(ctx, out, false); err != nil || len(problems) > 0 {
+		t.Errorf("integrity: %v %v", problems, err)
+	}
+	if _, err := BackupTo(ctx, r.dbPath, out); err == nil {
+		t.Error("backup over an existing file")
+	}
+	live, err := SummarizeLive(ctx, r.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := compareSummaries(sum, live); len(d) != 0 {
+		t.Errorf("the copy differs from the live database: %v", d)
+	}
+}
+
+func TestParseRestoreTime(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for in, want := range map[string]time.Time{
+		"2026-11-20 18:00":          time.Date(2026, 11, 20, 18, 0, 0, 0, berlin),
+		"2026-11-20 18:00:05":       time.Date(2026, 11, 20, 18, 0, 5, 0, berlin),
+		"2026-07-20T18:00":          time.Date(2026, 7, 20, 18, 0, 0, 0, berlin),
+		"2026-11-20T17:00:00Z":      time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC),
+		"2026-11-20T18:00:00+01:00": time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseRestoreTime(in, berlin)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: %s %v, want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "20.11.2026 18:00", "2026-11-20"} {
+		if _, err := ParseRestoreTime(bad, berlin); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for in, want := range map[string]uint64{"0000000000000012": 0x12, "12": 0x12, "0x1f": 0x1f} {
+		if got, err := ParseTXID(in); err != nil || got != want {
+			t.Errorf("ParseTXID(%q) = %d %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "0", "xyz", "-1"} {
+		if _, err := ParseTXID(bad); err == nil {
+			t.Errorf("ParseTXID(%q) accepted", bad)
+		}
+	}
+	if FormatTXID(0x12) != "0000000000000012" {
+		t.Error(FormatTXID(0x12))
+	}
+}
+
+func TestRestorePointsOf(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(1_800_000_000+int64(s), 0) }
+	f := func(level int, minTX, maxTX uint64, s int) *ltx.FileInfo {
+		return &ltx.FileInfo{Level: level, MinTXID: ltx.TXID(minTX), MaxTXID: ltx.TXID(maxTX), CreatedAt: at(s)}
+	}
+	points, gap := restorePointsOf([]*ltx.FileInfo{
+		f(9, 1, 10, 100), // snapshot made later than TXID 10 itself
+		f(1, 1, 10, 10), f(1, 11, 20, 20),
+		f(0, 19, 19, 19), f(0, 20, 20, 20), f(0, 21, 21, 21),
+		f(0, 23, 23, 23), // 22 was lost: a hole
+	})
+	var got []string
+	for _, p := range points {
+		got = append(got, fmt.Sprintf("%d@L%d", p.TXID, p.Level))
+	}
+	// 19 needs 18, which no file ends at, so L0's 20 cannot be reached
+	// either: L1 reaches 20 from 10. 21 continues from there.
+	want := []string{"10@L1", "20@L1", "21@L0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("points %v, want %v", got, want)
+	}
+	if gap != 23 {
+		t.Errorf("gap %d, want 23", gap)
+	}
+	if w := windowOf(points); !w.Start.Equal(at(10)) || !w.End.Equal(at(21)) || w.EndTXID != 21 {
+		t.Errorf("window %+v", w)
+	}
+}
+
+// BenchmarkCreateBookingReplicated is BenchmarkCreateBooking with
+// Litestream replicating to a file replica, as in production.
+func BenchmarkCreateBookingReplicated(b *testing.B) {
+	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
+	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
+	r := newReplicated(b, cfg)
+	ctx := context.Background()
+	accs := make([]*Accommodation, 8)
+	for i := range accs {
+		accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		arr := today + Date(i%300)
+		_, err := r.s.CreateBooking(ctx, r.member, BookingInput{Arrival: arr, Departure: arr + 2,
+			Items: []Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
