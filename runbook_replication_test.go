@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestRestoreRunbook walks through docs-restore-runbook.md step by step
+// TestRestoreRunbook walks through the README's restore runbook step by step
 // with the real binary: first "I cancelled the wrong booking an hour ago"
 // (B), the regular checks (C), then "my SD card died" (A). Each step is
 // marked with the runbook's numbering.
