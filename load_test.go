@@ -46,14 +46,14 @@ func freePort(tb testing.TB) string {
 
 // startServer runs the real binary in dir and waits until /health answers.
 // It returns the address and the process, and how long it took to healthy.
-func startServer(tb testing.TB, dir string) (string, *exec.Cmd, time.Duration) {
+func startServer(tb testing.TB, dir string, args ...string) (string, *exec.Cmd, time.Duration) {
 	tb.Helper()
 	bin, err := buildOnce()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	addr := freePort(tb)
-	cmd := exec.Command(bin, "serve", "-addr", addr)
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
 	cmd.Dir = dir
 	// BENCH_SERVER_ENV passes settings to the server only (e.g.
 	// GOMEMLIMIT=16MiB), not to the load generator in this process.

@@ -86,6 +86,7 @@ Flags (serve):
                            the log (default http://localhost:PORT)
   -session-lifetime DUR    how long a login lasts (default 720h)
   -secure-cookies          mark cookies Secure; set it behind HTTPS
+  -log-format text|json    log lines as logfmt text (default) or JSON
 Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   the house's time zone, or RFC 3339 (2026-11-20T18:00:00+01:00). A restore
   gives every change replicated up to and including that second.
@@ -223,12 +224,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c.register(fs)
 	addr := fs.String("addr", ":8080", "listen address")
 	sessionLifetime := fs.Duration("session-lifetime", 30*24*time.Hour, "how long a login lasts")
+	logFormat := fs.String("log-format", "text", "text or json")
 	secureCookies := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	baseURL := fs.String("base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
 	if !parseFlags(fs, args, stderr) {
 		return exitUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	default:
+		fmt.Fprintf(stderr, "booking serve: -log-format %q: want text or json\n", *logFormat)
+		return exitUsage
+	}
 	started := time.Now()
 	// Signals are caught from here on, so that Ctrl-C or systemd stopping
 	// a long restore at start-up ends it cleanly.
@@ -370,16 +381,28 @@ func announceSetup(ctx context.Context, st *store.Store, logger *slog.Logger, ba
 	return nil
 }
 
-// housekeeping removes expired sessions and links once an hour.
+// housekeeping removes expired sessions and links once an hour and checks
+// the database's integrity once a day (the result is on /health/database).
 func housekeeping(ctx context.Context, st *store.Store, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	var lastCheck time.Time
 	for {
 		if err := st.Sessions().DeleteExpired(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("housekeeping: sessions", "err", err)
 		}
 		if err := st.DeleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("housekeeping: links", "err", err)
+		}
+		if time.Since(lastCheck) >= 24*time.Hour {
+			lastCheck = time.Now()
+			res, err := st.CheckIntegrity(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logger.Warn("housekeeping: integrity check", "err", err)
+			case err == nil && !res.OK:
+				logger.Error("the database failed its integrity check: make a copy (booking backup) and see the README's runbook", "detail", res.Detail)
+			}
 		}
 		select {
 		case <-ctx.Done():
