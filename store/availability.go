@@ -78,30 +78,29 @@ func (s *Store) Availability(ctx context.Context, from, to Date, excludeBooking 
 			av.Free[i][n] = a.Beds
 		}
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT b.arrival, b.departure, i.accommodation_id, i.persons
-		FROM bookings b JOIN booking_items i ON i.booking_id = b.id
-		WHERE b.status IN ('pending', 'accepted') AND b.departure > ? AND b.arrival < ? AND b.id <> ?`,
-		from.String(), to.String(), excludeBooking)
+	rows, err := s.reader.QueryContext(ctx, `SELECT night, accommodation_id, sum(persons) FROM occupancy
+		WHERE night >= ? AND night < ? AND booking_id <> ?
+		GROUP BY night, accommodation_id`, from.String(), to.String(), excludeBooking)
 	if err != nil {
 		return nil, fmt.Errorf("availability: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var arr, dep string
+		var night string
 		var accID int64
 		var persons int
-		if err := rows.Scan(&arr, &dep, &accID, &persons); err != nil {
+		if err := rows.Scan(&night, &accID, &persons); err != nil {
 			return nil, fmt.Errorf("availability: %w", err)
 		}
 		i, ok := index[accID]
 		if !ok {
 			continue // an inactive accommodation
 		}
-		ad, _ := ParseDate(arr)
-		dd, _ := ParseDate(dep)
-		for d := max(ad, from); d < min(dd, to); d++ {
-			av.Free[i][d-from] -= persons
+		d, err := ParseDate(night)
+		if err != nil {
+			return nil, fmt.Errorf("availability: night %q: %w", night, err)
 		}
+		av.Free[i][d-from] -= persons
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("availability: %w", err)

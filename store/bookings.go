@@ -18,6 +18,24 @@ const (
 	StatusCancelled = "cancelled"
 )
 
+// The statements of creating a booking, prepared once when the store opens
+// (modernc's prepare costs about as much CPU as running them).
+const (
+	sqlAllAccommodations = `SELECT ` + accommodationColumns + ` FROM accommodations`
+	sqlOccupiedNights    = `SELECT night, sum(persons) FROM occupancy
+		WHERE accommodation_id = ? AND night >= ? AND night < ? AND booking_id <> ?
+		GROUP BY night`
+	sqlUserState     = `SELECT state FROM users WHERE id = ?`
+	sqlInsertBooking = `INSERT INTO bookings (user_id, arrival, departure, notes, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id`
+	sqlInsertItem  = `INSERT INTO booking_items (booking_id, accommodation_id, persons) VALUES (?, ?, ?)`
+	sqlInsertNight = `INSERT INTO occupancy (accommodation_id, night, booking_id, persons) VALUES (?, ?, ?, ?)`
+	sqlInsertEvent = `INSERT INTO booking_events (booking_id, actor_id, kind, at, reason, before, after)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+var writeStatements = []string{sqlAllAccommodations, sqlOccupiedNights, sqlUserState, sqlInsertBooking, sqlInsertItem, sqlInsertNight, sqlInsertEvent}
+
 // Statuses in display order.
 var Statuses = []string{StatusPending, StatusAccepted, StatusRejected, StatusCancelled}
 
@@ -100,8 +118,8 @@ func snapshotOf(arrival, departure Date, items []Item, notes string) string {
 
 // accommodationsByID reads all accommodations inside the transaction, so the
 // checks see the same beds and active flags as the commit.
-func accommodationsByID(ctx context.Context, tx *sql.Tx) (map[int64]*Accommodation, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+accommodationColumns+` FROM accommodations`)
+func (s *Store) accommodationsByID(ctx context.Context, tx *sql.Tx) (map[int64]*Accommodation, error) {
+	rows, err := s.queryTx(ctx, tx, sqlAllAccommodations)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +160,7 @@ func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, 
 	if len(in.Items) == 0 {
 		ps.add("items", KeyNoItems)
 	}
-	accs, err := accommodationsByID(ctx, tx)
+	accs, err := s.accommodationsByID(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -203,26 +221,22 @@ func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, 
 // add up.
 func (s *Store) tightestNight(ctx context.Context, tx *sql.Tx, a *Accommodation, from, to Date, exclude int64, want int) (Date, int, error) {
 	used := make([]int, to-from)
-	rows, err := tx.QueryContext(ctx, `SELECT b.arrival, b.departure, i.persons
-		FROM booking_items i JOIN bookings b ON b.id = i.booking_id
-		WHERE i.accommodation_id = ? AND b.status IN ('pending', 'accepted')
-		  AND b.departure > ? AND b.arrival < ? AND b.id <> ?`,
-		a.ID, from.String(), to.String(), exclude)
+	rows, err := s.queryTx(ctx, tx, sqlOccupiedNights, a.ID, from.String(), to.String(), exclude)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var arr, dep string
+		var night string
 		var persons int
-		if err := rows.Scan(&arr, &dep, &persons); err != nil {
+		if err := rows.Scan(&night, &persons); err != nil {
 			return 0, 0, err
 		}
-		ad, _ := ParseDate(arr)
-		dd, _ := ParseDate(dep)
-		for d := max(ad, from); d < min(dd, to); d++ {
-			used[d-from] += persons
+		d, err := ParseDate(night)
+		if err != nil {
+			return 0, 0, err
 		}
+		used[d-from] += persons
 	}
 	if err := rows.Err(); err != nil {
 		return 0, 0, err
@@ -238,19 +252,30 @@ func (s *Store) tightestNight(ctx context.Context, tx *sql.Tx, a *Accommodation,
 	return night, free, nil
 }
 
-func insertItems(ctx context.Context, tx *sql.Tx, bookingID int64, items []Item) error {
+// insertItems writes a booking's items and the nights they occupy.
+func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, bookingID int64, arrival, departure Date, items []Item) error {
 	for _, it := range items {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO booking_items (booking_id, accommodation_id, persons) VALUES (?, ?, ?)`,
-			bookingID, it.AccommodationID, it.Persons); err != nil {
+		if _, err := s.execTx(ctx, tx, sqlInsertItem, bookingID, it.AccommodationID, it.Persons); err != nil {
 			return err
+		}
+		for d := arrival; d < departure; d++ {
+			if _, err := s.execTx(ctx, tx, sqlInsertNight, it.AccommodationID, d.String(), bookingID, it.Persons); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// freeBeds gives a booking's beds back (rejected, cancelled, or about to be
+// rewritten by an edit).
+func freeBeds(ctx context.Context, tx *sql.Tx, bookingID int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM occupancy WHERE booking_id = ?`, bookingID)
+	return err
+}
+
 func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, actor *User, kind, reason, before, after string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, actor_id, kind, at, reason, before, after)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, bookingID, actor.ID, kind, timestamp(s.now()), reason, before, after)
+	_, err := s.execTx(ctx, tx, sqlInsertEvent, bookingID, actor.ID, kind, timestamp(s.now()), reason, before, after)
 	return err
 }
 
@@ -267,19 +292,18 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// The actor may have been disabled since the session was loaded.
 		var state string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM users WHERE id = ?`, actor.ID).Scan(&state); err != nil || state != StateApproved {
+		if err := s.queryRowTx(ctx, tx, sqlUserState, actor.ID).Scan(&state); err != nil || state != StateApproved {
 			return ErrForbidden
 		}
 		if err := s.checkBooking(ctx, tx, &in, nil); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO bookings (user_id, arrival, departure, notes, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
+		err := s.queryRowTx(ctx, tx, sqlInsertBooking,
 			actor.ID, in.Arrival.String(), in.Departure.String(), in.Notes, now, now).Scan(&id)
 		if err != nil {
 			return err
 		}
-		if err := insertItems(ctx, tx, id, in.Items); err != nil {
+		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
 		return s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes))
@@ -287,7 +311,11 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 	if err != nil {
 		return nil, fmt.Errorf("create booking: %w", err)
 	}
-	return s.bookingByID(ctx, s.writer, id)
+	// Everything is known: no need to read it back. (Items stay in the
+	// order given; reads list them in the accommodations' order.)
+	at := parseTimestamp(now)
+	return &Booking{ID: id, UserID: actor.ID, UserName: actor.Name, Arrival: in.Arrival, Departure: in.Departure,
+		Notes: in.Notes, Status: StatusPending, Items: in.Items, CreatedAt: at, UpdatedAt: at}, nil
 }
 
 // loadForChange reads a booking inside a write transaction and checks that
@@ -342,7 +370,10 @@ func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in Boo
 		if _, err := tx.ExecContext(ctx, `DELETE FROM booking_items WHERE booking_id = ?`, id); err != nil {
 			return err
 		}
-		if err := insertItems(ctx, tx, id, in.Items); err != nil {
+		if err := freeBeds(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
 		return s.addEvent(ctx, tx, id, actor, "edited", "", before, after)
@@ -396,6 +427,11 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 			status, reason, timestamp(s.now()), id); err != nil {
 			return err
 		}
+		if status == StatusRejected {
+			if err := freeBeds(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		return s.addEvent(ctx, tx, id, actor, status, reason, "", "")
 	})
 	if err != nil {
@@ -420,6 +456,9 @@ func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error 
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE id = ?`,
 			timestamp(s.now()), id); err != nil {
+			return err
+		}
+		if err := freeBeds(ctx, tx, id); err != nil {
 			return err
 		}
 		return s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", "")

@@ -54,6 +54,10 @@ type Store struct {
 	usersGen    uint64
 
 	integrity atomic.Pointer[IntegrityResult]
+
+	// prepared holds the writer's hot statements by their SQL; it is filled
+	// in Open and only read afterwards.
+	prepared map[string]*sql.Stmt
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -125,6 +129,15 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	s.prepared = make(map[string]*sql.Stmt, len(writeStatements))
+	for _, q := range writeStatements {
+		st, err := writer.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s: prepare: %w", path, err)
+		}
+		s.prepared[q] = st
+	}
 	if err := s.loadSettings(ctx, opt.TimeZone); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -139,6 +152,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
 	}
 	return errors.Join(append(errs, s.reader.Close(), s.writer.Close())...)
 }
@@ -181,6 +197,29 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // accommodations or settings (not of sessions). A cache keyed by it is never
 // stale.
 func (s *Store) Generation() uint64 { return s.generation.Load() }
+
+// execTx, queryTx and queryRowTx run a statement in a write transaction,
+// through its prepared form when it is one of writeStatements.
+func (s *Store) execTx(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st, ok := s.prepared[query]; ok {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+func (s *Store) queryTx(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := s.prepared[query]; ok {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+func (s *Store) queryRowTx(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st, ok := s.prepared[query]; ok {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
 
 // timestamp is how instants are stored.
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

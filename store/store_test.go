@@ -482,3 +482,48 @@ func TestEditWithReorderedItemsIsNoChange(t *testing.T) {
 		t.Errorf("%d events, want created+accepted only", len(evs))
 	}
 }
+
+// TestOccupancyMigrationBackfills: a database from before the occupancy
+// table gets one row per night of every bed-holding booking, so the free
+// beds are the same after the upgrade.
+func TestOccupancyMigrationBackfills(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.book(t, f.member, 1, 3, Item{AccommodationID: f.room.ID, Persons: 2}, Item{AccommodationID: f.tent.ID, Persons: 1})
+	f.book(t, f.member, 2, 30, Item{AccommodationID: f.tent.ID, Persons: 3})
+	gone := f.book(t, f.member, 5, 2, Item{AccommodationID: f.room.ID, Persons: 1})
+	if err := f.s.CancelBooking(ctx, f.member, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.s.Availability(ctx, today, today+40, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Turn the database back into schema version 1.
+	if _, err := f.s.writer.ExecContext(ctx, `DROP TABLE occupancy; PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	path := f.s.Path()
+	f.s.Close()
+	s2, err := Open(ctx, path, Options{Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	after, err := s2.Availability(ctx, today, today+40, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	s2.reader.QueryRowContext(ctx, `SELECT count(*) FROM occupancy`).Scan(&rows)
+	if rows != 3*2+30 {
+		t.Errorf("%d occupancy rows, want 36 (3 nights x 2 items + 30 nights)", rows)
+	}
+	for i := range before.Free {
+		for n := range before.Free[i] {
+			if before.Free[i][n] != after.Free[i][n] {
+				t.Fatalf("%s night %d: %d free before the upgrade, %d after", before.Accommodations[i].Name, n, before.Free[i][n], after.Free[i][n])
+			}
+		}
+	}
+}
