@@ -57,11 +57,19 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 			},
 		}
 		out[lang] = map[string]*template.Template{}
+		// Layout and partials are parsed once per language; each page is a
+		// clone of that with its own blocks added (cheaper at start-up than
+		// parsing the layout again for every page).
+		shared, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, append([]string{"layout.html"}, partials...)...)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
 		for _, p := range pages {
-			files := append([]string{"layout.html"}, partials...)
-			files = append(files, p)
-			tmpl, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, files...)
+			tmpl, err := shared.Clone()
 			if err != nil {
+				return nil, err
+			}
+			if tmpl, err = tmpl.ParseFS(fsys, p); err != nil {
 				return nil, fmt.Errorf("template %s: %w", p, err)
 			}
 			name := strings.TrimSuffix(strings.TrimPrefix(p, "page_"), ".html")
