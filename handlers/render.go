@@ -32,7 +32,6 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 		t := tr{lang}
 		funcs := template.FuncMap{
 			"t":         t.T,
-			"problem":   t.Problem,
 			"date":      t.Date,
 			"dateShort": t.DateShort,
 			"month":     t.Month,
@@ -44,17 +43,8 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 			"state":     t.State,
 			"time":      t.Time,
 			"static":    staticURL,
-			"lang":      func() string { return lang },
-			"add":       func(a, b int) int { return a + b },
 			"hasPrefix": strings.HasPrefix,
-			"itemsText": func(items []store.Item) string { return itemsText(t, items) },
-			"seq": func(n int) []int {
-				s := make([]int, n)
-				for i := range s {
-					s[i] = i
-				}
-				return s
-			},
+			"itemsText": itemsText,
 		}
 		out[lang] = map[string]*template.Template{}
 		// Layout and partials are parsed once per language; each page is a
@@ -164,7 +154,7 @@ func (a *app) fillBase(r *http.Request, b *base) {
 }
 
 // itemsText is "Zimmer 1 (2), Zelt (1)" for the history's before/after.
-func itemsText(t tr, items []store.Item) string {
+func itemsText(items []store.Item) string {
 	parts := make([]string, len(items))
 	for i, it := range items {
 		parts[i] = it.AccommodationName + " (" + strconv.Itoa(it.Persons) + ")"
