@@ -78,9 +78,10 @@ func (s *Store) Availability(ctx context.Context, from, to Date, excludeBooking 
 			av.Free[i][n] = a.Beds
 		}
 	}
+	// One range of the primary key per active accommodation.
 	rows, err := s.reader.QueryContext(ctx, `SELECT night, accommodation_id, sum(persons) FROM occupancy
-		WHERE night >= ? AND night < ? AND booking_id <> ?
-		GROUP BY night, accommodation_id`, from.String(), to.String(), excludeBooking)
+		WHERE accommodation_id IN (SELECT id FROM accommodations WHERE active) AND night >= ? AND night < ? AND booking_id <> ?
+		GROUP BY accommodation_id, night`, from.String(), to.String(), excludeBooking)
 	if err != nil {
 		return nil, fmt.Errorf("availability: %w", err)
 	}

@@ -56,7 +56,10 @@ func BenchmarkMonthAvailability(b *testing.B) {
 // connection, without any rules. Creating a booking should reach at least
 // half of its rate with replication on.
 func BenchmarkRawCommit(b *testing.B) {
-	f := newFixture(b)
+	benchmarkRawCommit(b, newFixture(b))
+}
+
+func benchmarkRawCommit(b *testing.B, f *fixture) {
 	ctx := context.Background()
 	if _, err := f.s.writer.ExecContext(ctx, `CREATE TABLE raw_a (id INTEGER PRIMARY KEY, v TEXT) STRICT;
 		CREATE TABLE raw_b (id INTEGER PRIMARY KEY, a INTEGER, n INTEGER) STRICT`); err != nil {

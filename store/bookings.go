@@ -30,11 +30,12 @@ const (
 			VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id`
 	sqlInsertItem  = `INSERT INTO booking_items (booking_id, accommodation_id, persons) VALUES (?, ?, ?)`
 	sqlInsertNight = `INSERT INTO occupancy (accommodation_id, night, booking_id, persons) VALUES (?, ?, ?, ?)`
+	sqlFreeNights  = `DELETE FROM occupancy WHERE accommodation_id = ? AND night >= ? AND night < ? AND booking_id = ?`
 	sqlInsertEvent = `INSERT INTO booking_events (booking_id, actor_id, kind, at, reason, before, after)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
-var writeStatements = []string{sqlAllAccommodations, sqlOccupiedNights, sqlUserState, sqlInsertBooking, sqlInsertItem, sqlInsertNight, sqlInsertEvent}
+var writeStatements = []string{sqlAllAccommodations, sqlOccupiedNights, sqlUserState, sqlInsertBooking, sqlInsertItem, sqlInsertNight, sqlFreeNights, sqlInsertEvent}
 
 // Statuses in display order.
 var Statuses = []string{StatusPending, StatusAccepted, StatusRejected, StatusCancelled}
@@ -268,10 +269,16 @@ func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, bookingID int64, ar
 }
 
 // freeBeds gives a booking's beds back (rejected, cancelled, or about to be
-// rewritten by an edit).
-func freeBeds(ctx context.Context, tx *sql.Tx, bookingID int64) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM occupancy WHERE booking_id = ?`, bookingID)
-	return err
+// rewritten by an edit). It deletes the rows insertItems wrote, through the
+// primary key: occupancy needs no second index, which saves a page write on
+// every booking.
+func (s *Store) freeBeds(ctx context.Context, tx *sql.Tx, b *Booking) error {
+	for _, it := range b.Items {
+		if _, err := s.execTx(ctx, tx, sqlFreeNights, it.AccommodationID, b.Arrival.String(), b.Departure.String(), b.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, actor *User, kind, reason, before, after string) error {
@@ -370,7 +377,7 @@ func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in Boo
 		if _, err := tx.ExecContext(ctx, `DELETE FROM booking_items WHERE booking_id = ?`, id); err != nil {
 			return err
 		}
-		if err := freeBeds(ctx, tx, id); err != nil {
+		if err := s.freeBeds(ctx, tx, old); err != nil {
 			return err
 		}
 		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
@@ -428,7 +435,7 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 			return err
 		}
 		if status == StatusRejected {
-			if err := freeBeds(ctx, tx, id); err != nil {
+			if err := s.freeBeds(ctx, tx, b); err != nil {
 				return err
 			}
 		}
@@ -458,7 +465,7 @@ func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error 
 			timestamp(s.now()), id); err != nil {
 			return err
 		}
-		if err := freeBeds(ctx, tx, id); err != nil {
+		if err := s.freeBeds(ctx, tx, b); err != nil {
 			return err
 		}
 		return s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", "")

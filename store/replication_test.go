@@ -708,3 +708,11 @@ func BenchmarkCreateBookingReplicated(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRawCommitReplicated is BenchmarkRawCommit with Litestream
+// replicating, the yardstick for BenchmarkCreateBookingReplicated.
+func BenchmarkRawCommitReplicated(b *testing.B) {
+	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
+	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second
+	benchmarkRawCommit(b, newReplicated(b, cfg).fixture)
+}

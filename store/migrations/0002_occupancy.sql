@@ -2,7 +2,8 @@
 -- night. The capacity check and the availability read the nights they ask
 -- about through the primary key instead of scanning every booking that might
 -- overlap; the rows are written in the same transaction as the booking, and
--- removed when it is rejected or cancelled.
+-- removed (through the primary key too) when it is rejected or cancelled.
+-- No secondary index: each would be one more page written per booking.
 CREATE TABLE occupancy (
     accommodation_id INTEGER NOT NULL REFERENCES accommodations (id),
     night            TEXT    NOT NULL,
@@ -11,12 +12,9 @@ CREATE TABLE occupancy (
     PRIMARY KEY (accommodation_id, night, booking_id)
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX occupancy_night ON occupancy (night, accommodation_id);
-
 -- Nothing looks up items by accommodation any more, and every index is
 -- another page written with each booking.
 DROP INDEX IF EXISTS booking_items_accommodation;
-CREATE INDEX occupancy_booking ON occupancy (booking_id);
 
 -- Existing bookings: one row per night of each pending or accepted stay.
 WITH RECURSIVE nights (booking_id, accommodation_id, persons, night, departure) AS (
