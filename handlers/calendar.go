@@ -26,6 +26,7 @@ type calDay struct {
 	Date     store.Date
 	InMonth  bool
 	IsToday  bool
+	Bookable bool // today or later: the day links to a new booking arriving then
 	Bookings []calEntry
 }
 
@@ -168,7 +169,7 @@ func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
 	cb := calendarBody{Month: first, T: t, Empty: true}
 	var week []calDay
 	for d := start; d < end; d++ {
-		day := calDay{Date: d, InMonth: d >= first && d < next, IsToday: d == key.today}
+		day := calDay{Date: d, InMonth: d >= first && d < next, IsToday: d == key.today, Bookable: d >= key.today}
 		for _, b := range bs {
 			if b.Arrival <= d && d < b.Departure {
 				names := make([]string, len(b.Items))

@@ -128,6 +128,7 @@ var catalog = map[string][2]string{
 	"calendar.next":             {"Nächster Monat", "Next month"},
 	"calendar.today":            {"Heute", "Today"},
 	"calendar.by_accommodation": {"Freie Plätze je Unterkunft", "Free beds per accommodation"},
+	"calendar.book_from":        {"Neue Buchung mit Anreise am %[1]s", "New booking arriving on %[1]s"},
 	"calendar.empty":            {"In diesem Monat ist noch nichts gebucht.", "Nothing is booked this month yet."},
 	"availability.title":        {"Verfügbarkeit", "Availability"},
 	"availability.caption":      {"Freie Betten je Nacht", "Free beds per night"},

@@ -461,3 +461,24 @@ func TestServerErrorPageHidesDetails(t *testing.T) {
 		t.Errorf("the error is not logged with the request id")
 	}
 }
+
+func TestCalendarDayStartsABooking(t *testing.T) {
+	e := newEnv(t)
+	r := e.as(e.anna).get("/calendar")
+	link := r.doc.Find(`table.month a.day[href="/bookings/new?arrival=2026-08-14&departure=2026-08-15"]`)
+	if link.Length() != 1 {
+		t.Fatalf("no link from the 14th to a new booking")
+	}
+	// Past days do not offer it.
+	if r.doc.Find(`table.month a.day[href^="/bookings/new?arrival=2026-07-31"]`).Length() != 0 {
+		t.Errorf("a past day links to a new booking")
+	}
+	href, _ := link.Attr("href")
+	r = e.as(e.anna).get(href)
+	if v, _ := r.doc.Find("#arrival").Attr("value"); v != "2026-08-14" {
+		t.Errorf("arrival not taken over: %q", v)
+	}
+	if got := r.text(fmt.Sprintf("#free-%d", e.room.ID)); got != "2 frei" {
+		t.Errorf("free beds for the night: %q", got)
+	}
+}
