@@ -157,6 +157,7 @@ var catalog = map[string][2]string{
 	"form.max_nights":        {"Höchstens %d Nächte. Die Abreise ist der Tag, an dem ihr fahrt.", "At most %d nights. The departure is the day you leave."},
 	"form.check":             {"Freie Plätze anzeigen", "Show free beds"},
 	"form.free":              {"%d frei", "%d free"},
+	"form.free_js":           {"{n} frei", "{n} free"},
 	"form.full":              {"belegt", "full"},
 	"form.persons_hint":      {"Trage bei jedem Schlafplatz, den ihr braucht, die Zahl der Personen ein.", "Enter the number of people for each accommodation you need."},
 	"form.no_accommodations": {"Es gibt noch keine Schlafplätze. Eine Administratorin oder ein Administrator muss sie zuerst anlegen.", "There are no accommodations yet. An administrator has to create them first."},

@@ -8,8 +8,9 @@
   if (form) {
     var arrival = form.querySelector("#arrival");
     var departure = form.querySelector("#departure");
-    var lang = document.documentElement.lang;
-    var words = lang === "en" ? { free: " free", full: "full" } : { free: " frei", full: "belegt" };
+    // The words come from the server's catalogue, in the page's language.
+    var freeText = form.dataset.textFree || "{n}";
+    var fullText = form.dataset.textFull || "0";
     var update = function () {
       if (!arrival.value || !departure.value || departure.value <= arrival.value) {
         form.querySelectorAll("[data-free]").forEach(function (el) { el.textContent = ""; });
@@ -24,7 +25,7 @@
           if (!data) { return; }
           form.querySelectorAll("[data-free]").forEach(function (el) {
             var n = data.free[el.dataset.free];
-            el.textContent = n === undefined ? "" : (n > 0 ? n + words.free : words.full);
+            el.textContent = n === undefined ? "" : (n > 0 ? freeText.replace("{n}", n) : fullText);
             el.classList.toggle("full", n !== undefined && n <= 0);
           });
         })
