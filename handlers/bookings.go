@@ -71,16 +71,22 @@ func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) er
 	return nil
 }
 
+// renderBookingForm shows the new or edit form with the free beds for its
+// dates; exclude is the booking being edited (its own beds count as free).
+func (a *app) renderBookingForm(w http.ResponseWriter, r *http.Request, status int, p *bookingFormPage, exclude int64) {
+	if err := a.fillChoices(r, p, exclude); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.render(w, r, status, "booking_form", p)
+}
+
 func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) {
 	p := &bookingFormPage{Action: "/bookings", Form: formFromQuery(r.URL.Query())}
 	if p.Form.Arrival == "" {
 		p.Form.Arrival = a.store.Today().String()
 	}
-	if err := a.fillChoices(r, p, 0); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusOK, "booking_form", p)
+	a.renderBookingForm(w, r, http.StatusOK, p, 0)
 }
 
 // formFromQuery reads the booking form from a URL: links from the calendar
@@ -144,11 +150,7 @@ func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
 	// The refused form is still the new-booking page (menu, language switch),
 	// though it answers the POST to /bookings.
 	p := &bookingFormPage{base: base{Path: "/bookings/new"}, Action: "/bookings", Form: form, Errors: fe}
-	if err := a.fillChoices(r, p, 0); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusUnprocessableEntity, "booking_form", p)
+	a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, 0)
 }
 
 // bookingPage shows one booking with its history and what the viewer may do.
@@ -230,11 +232,7 @@ func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
 	if q := r.URL.Query(); q.Has("arrival") {
 		p.Form = formFromQuery(q)
 	}
-	if err := a.fillChoices(r, p, b.ID); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusOK, "booking_form", p)
+	a.renderBookingForm(w, r, http.StatusOK, p, b.ID)
 }
 
 func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
@@ -259,11 +257,7 @@ func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := &bookingFormPage{Booking: b, Action: "/bookings/" + strconv.FormatInt(b.ID, 10) + "/edit", Form: form, Errors: fe}
-	if err := a.fillChoices(r, p, b.ID); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusUnprocessableEntity, "booking_form", p)
+	a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, b.ID)
 }
 
 func (a *app) showCancelBooking(w http.ResponseWriter, r *http.Request) {
