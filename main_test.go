@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,25 +106,12 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a server's log while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestServeAnswersHealthAndPrintsTheSetupLink is "go run ." in a fresh
 // folder: it serves /health, logs a working setup link, and stops cleanly.
 func TestServeAnswersHealthAndPrintsTheSetupLink(t *testing.T) {
 	inTempDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, nil, logs, logs) }()
 	var addr, setup string
