@@ -134,21 +134,29 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// conventionalNames appends _total to counters that lack it (Litestream's
-// litestream_sync_count and friends), so the text exposition follows the
-// Prometheus naming rules that promtool checks. These are the same names an
-// OpenMetrics scrape of client_golang shows, where _total is added anyway.
+// conventionalNames fixes the names of Litestream's metrics that break the
+// Prometheus naming rules promtool checks: counters without _total
+// (litestream_sync_count) get it, as an OpenMetrics scrape of client_golang
+// shows them anyway, and gauges with it (litestream_l0_retention_files_total)
+// lose it.
 type conventionalNames struct{ g prometheus.Gatherer }
 
 func (c conventionalNames) Gather() ([]*dto.MetricFamily, error) {
 	mfs, err := c.g.Gather()
 	renamed := false
 	for _, mf := range mfs {
-		if mf.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(mf.GetName(), "_total") {
-			name := mf.GetName() + "_total"
-			mf.Name = &name
-			renamed = true
+		name := mf.GetName()
+		isCounter := mf.GetType() == dto.MetricType_COUNTER
+		switch {
+		case isCounter && !strings.HasSuffix(name, "_total"):
+			name += "_total"
+		case !isCounter && strings.HasSuffix(name, "_total"):
+			name = strings.TrimSuffix(name, "_total")
+		default:
+			continue
 		}
+		mf.Name = &name
+		renamed = true
 	}
 	if renamed {
 		sort.Slice(mfs, func(i, j int) bool { return mfs[i].GetName() < mfs[j].GetName() })
@@ -166,7 +174,7 @@ func diskSpace(dir string) (free, size uint64, err error) {
 	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
-// showMetrics serves the Prometheus exposition, behind a bearer token when
+// metricsHandler serves the Prometheus exposition, behind a bearer token when
 // one is configured.
 func (a *app) metricsHandler() http.Handler {
 	h := promhttp.HandlerFor(conventionalNames{prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer}},
