@@ -13,15 +13,7 @@ import (
 // status 2 and one line, and say what is wrong with the replica with
 // status 1.
 func TestBackupCommandLineErrors(t *testing.T) {
-	cfg, err := os.ReadFile("litestream.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "litestream.yml"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
+	dir := inTempDir(t)
 	cases := []struct {
 		args []string
 		code int
