@@ -111,23 +111,30 @@ func TestCommandLineErrors(t *testing.T) {
 func TestServeAnswersHealthAndPrintsTheSetupLink(t *testing.T) {
 	inTempDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	// The server writes its log to a file, which the test can read while
+	// it is written.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	logs := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, nil, logs, logs) }()
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, nil, logf, logf) }()
 	var addr, setup string
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && (addr == "" || setup == "") {
-		if m := regexp.MustCompile(`msg=serving addr=(\S+)`).FindStringSubmatch(logs.String()); m != nil {
+		if m := regexp.MustCompile(`msg=serving addr=(\S+)`).FindStringSubmatch(logs()); m != nil {
 			addr = m[1]
 		}
-		if m := regexp.MustCompile(`setup_url=http://localhost:\d+(/setup/\w+)`).FindStringSubmatch(logs.String()); m != nil {
+		if m := regexp.MustCompile(`setup_url=http://localhost:\d+(/setup/\w+)`).FindStringSubmatch(logs()); m != nil {
 			setup = m[1]
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if addr == "" || setup == "" {
 		cancel()
-		t.Fatalf("server did not start and announce the setup link:\n%s", logs.String())
+		t.Fatalf("server did not start and announce the setup link:\n%s", logs())
 	}
 	res, err := http.Get("http://" + addr + "/health")
 	if err != nil {
@@ -149,7 +156,7 @@ func TestServeAnswersHealthAndPrintsTheSetupLink(t *testing.T) {
 	select {
 	case code := <-done:
 		if code != exitOK {
-			t.Errorf("exit %d:\n%s", code, logs.String())
+			t.Errorf("exit %d:\n%s", code, logs())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not stop")
