@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -16,12 +16,12 @@ import (
 // sshServer is a real OpenSSH server on a loopback port, with a throw-away
 // host key and one user key, for the duration of a test.
 type sshServer struct {
-	port     int
+	addr     string // 127.0.0.1:PORT
 	user     string
 	hostKey  string // the public host key line, for host-key:
 	userKey  string // path of the private key, for key-path:
 	dir      string
-	logs     *syncBuffer
+	logs     *logBuffer
 	sftpRoot string
 }
 
@@ -59,9 +59,10 @@ func startSSHD(t *testing.T) *sshServer {
 		// directory, which a container may lack.
 		os.MkdirAll("/run/sshd", 0o755)
 	}
-	s := &sshServer{port: loopbackPort(t), user: u.Username, hostKey: strings.TrimSpace(string(hostPub)),
-		userKey: filepath.Join(dir, "user_key"), dir: dir, logs: &syncBuffer{}, sftpRoot: filepath.Join(dir, "nas")}
-	config := fmt.Sprintf(`Port %d
+	s := &sshServer{addr: freePort(t), user: u.Username, hostKey: strings.TrimSpace(string(hostPub)),
+		userKey: filepath.Join(dir, "user_key"), dir: dir, logs: &logBuffer{}, sftpRoot: filepath.Join(dir, "nas")}
+	_, port, _ := net.SplitHostPort(s.addr)
+	config := fmt.Sprintf(`Port %s
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile none
@@ -75,7 +76,7 @@ PermitRootLogin prohibit-password
 AllowUsers %s
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
-`, s.port, filepath.Join(dir, "host_key"), filepath.Join(dir, "authorized_keys"), s.user)
+`, port, filepath.Join(dir, "host_key"), filepath.Join(dir, "authorized_keys"), s.user)
 	cfgPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ LogLevel VERBOSE
 		<-exited
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
 			c.Close()
 			return s
 		}
@@ -114,11 +115,10 @@ LogLevel VERBOSE
 // time) come back over SFTP.
 func TestSFTPReplica(t *testing.T) {
 	sshd := startSSHD(t)
-	bin := buildBinary(t)
-	replica := "      url: sftp://" + sshd.user + "@127.0.0.1:" + fmt.Sprint(sshd.port) + sshd.sftpRoot + "/booking\n" +
+	replica := "      url: sftp://" + sshd.user + "@" + sshd.addr + sshd.sftpRoot + "/booking\n" +
 		"      key-path: " + sshd.userKey + "\n" +
 		"      host-key: " + sshd.hostKey + "\n"
-	s := newSite(t, bin, func(yml string) string {
+	s := newSite(t, func(yml string) string {
 		out := strings.Replace(yml, "      type: file\n      path: data/replica\n", replica, 1)
 		if out == yml {
 			t.Fatal("the shipped litestream.yml no longer has the file replica this test replaces")

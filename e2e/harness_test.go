@@ -1,7 +1,10 @@
-package main
-
-// Helpers for the tests that run the real binary against a real replica:
-// the crash test, the restore runbook, the upstream and SFTP tests.
+// Package e2e builds the real binary and runs it: the server against a real
+// replica, its command line, and the tools around it (promtool, OpenSSH, the
+// upstream litestream CLI). All of it goes through the one harness in this
+// file: the binary built once, a site folder with the shipped
+// litestream.yml, a server on a free loopback port that is healthy before
+// the test goes on, and the rule for tools a test needs.
+package e2e
 
 import (
 	"bytes"
@@ -25,67 +28,133 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "booking/store" // registers the SQLite driver bookingStatuses reads with
 )
+
+var (
+	// moduleRoot is the folder with go.mod, which holds the shipped
+	// litestream.yml and the package the binary is built from.
+	moduleRoot string
+	// binDir holds the binary; TestMain removes it at the end.
+	binDir string
+)
+
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs("..")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(root, "go.mod"))
+	}
+	if err == nil {
+		binDir, err = os.MkdirTemp("", "booking-e2e-")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	moduleRoot = root
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
 
 // requireTool finds a program the test needs. Outside CI a missing tool
 // skips the test with what to install; in CI (CI=true) it fails it.
-func requireTool(t *testing.T, name, install string) string {
-	t.Helper()
+func requireTool(tb testing.TB, name, install string) string {
+	tb.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		toolMissing(t, fmt.Sprintf("%s not found (%v): %s", name, err, install))
+		toolMissing(tb, fmt.Sprintf("%s not found (%v): %s", name, err, install))
 	}
 	return p
 }
 
-func toolMissing(t *testing.T, msg string) {
-	t.Helper()
+func toolMissing(tb testing.TB, msg string) {
+	tb.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+		tb.Fatal(msg)
 	}
-	t.Skip(msg)
+	tb.Skip(msg)
 }
 
-// buildBinary builds the server into the test's temporary folder, so that
-// it can be killed for real. The build cache makes it a link step after the
-// first time.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	goTool := requireTool(t, "go", "install Go")
-	bin := filepath.Join(t.TempDir(), "booking")
-	start := time.Now()
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// binary builds the server once per test process (on first use, so that a
+// run of skipped tests builds nothing) and returns its path. A real process
+// can be killed for real.
+func binary(tb testing.TB) string {
+	tb.Helper()
+	goTool := requireTool(tb, "go", "install Go")
+	buildOnce.Do(func() {
+		bin := filepath.Join(binDir, "booking")
+		start := time.Now()
+		if out, err := exec.Command(goTool, "build", "-o", bin, moduleRoot).CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		tb.Logf("built the server in %s", time.Since(start).Round(time.Millisecond))
+		built = bin
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
 	}
-	t.Logf("built the server in %s", time.Since(start).Round(time.Millisecond))
-	return bin
+	return built
 }
+
+// freePort returns a loopback address ("127.0.0.1:PORT") that nothing
+// listens on, for the server or a helper process.
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// logBuffer collects a process's output while the test reads it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // site is a folder the server runs in, as on the Pi: litestream.yml and,
 // below it, data/.
 type site struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
-	bin string
 }
 
-// newSite writes litestream.yml: the shipped one, with edit applied.
-func newSite(t *testing.T, bin string, edit func(yml string) string) *site {
-	t.Helper()
-	b, err := os.ReadFile("litestream.yml")
+// newSite writes litestream.yml: the shipped one, with edit applied (nil:
+// unchanged).
+func newSite(tb testing.TB, edit func(yml string) string) *site {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(moduleRoot, "litestream.yml"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	yml := string(b)
 	if edit != nil {
 		yml = edit(yml)
 	}
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "litestream.yml"), []byte(yml), 0o644); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return &site{t: t, dir: dir, bin: bin}
+	return &site{t: tb, dir: dir}
 }
 
 func (s *site) dbPath() string { return filepath.Join(s.dir, "data", "booking.db") }
@@ -93,9 +162,10 @@ func (s *site) dbPath() string { return filepath.Join(s.dir, "data", "booking.db
 // run runs one command of the binary in the site's folder.
 func (s *site) run(stdin string, args ...string) (stdout, stderr string, code int) {
 	s.t.Helper()
+	bin := binary(s.t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
@@ -131,56 +201,39 @@ func (s *site) addAdmin() {
 	}
 }
 
-// syncBuffer collects a server's log while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *syncBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // server is a running "booking serve".
-type runningServer struct {
-	t       *testing.T
+type server struct {
+	t       testing.TB
 	cmd     *exec.Cmd
-	base    string
-	logs    *syncBuffer
+	base    string     // http://127.0.0.1:PORT
+	logs    *logBuffer // stdout and stderr
 	done    chan struct{}
 	healthy time.Duration // from exec to the first 200 on /health
 	exit    error
 }
 
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// start runs the server and waits until /health answers.
-func (s *site) start(args ...string) *runningServer {
+// start runs "booking serve" in the site's folder on a free loopback port
+// and waits until /health answers. The test's cleanup kills it if it still
+// runs.
+func (s *site) start(args ...string) *server {
 	s.t.Helper()
-	port := loopbackPort(s.t)
-	srv := &runningServer{t: s.t, base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
-	srv.cmd = exec.Command(s.bin, append([]string{"serve", "-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+	bin := binary(s.t)
+	addr := freePort(s.t)
+	srv := &server{t: s.t, base: "http://" + addr, logs: &logBuffer{}, done: make(chan struct{})}
+	srv.cmd = exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
 	srv.cmd.Dir = s.dir
+	// BENCH_SERVER_ENV passes settings to the server only (e.g.
+	// GOMEMLIMIT=16MiB), not to the load generator in this process.
+	srv.cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("BENCH_SERVER_ENV"))...)
 	srv.cmd.Stdout, srv.cmd.Stderr = srv.logs, srv.logs
 	started := time.Now()
 	if err := srv.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
 	go func() { srv.exit = srv.cmd.Wait(); close(srv.done) }()
-	s.t.Cleanup(func() { srv.kill() })
+	s.t.Cleanup(srv.kill)
 	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := started.Add(30 * time.Second); ; {
 		res, err := client.Get(srv.base + "/health")
 		if err == nil {
 			res.Body.Close()
@@ -201,7 +254,7 @@ func (s *site) start(args ...string) *runningServer {
 }
 
 // kill ends the server with SIGKILL: no final sync, no closing.
-func (srv *runningServer) kill() {
+func (srv *server) kill() {
 	select {
 	case <-srv.done:
 		return
@@ -212,7 +265,7 @@ func (srv *runningServer) kill() {
 }
 
 // stop ends the server the way systemd does and expects a clean exit.
-func (srv *runningServer) stop() {
+func (srv *server) stop() {
 	srv.t.Helper()
 	srv.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -285,11 +338,16 @@ func (m *browserSession) addTent() {
 	if res := m.post("/admin/accommodations", url.Values{"name": {"Großes Zelt"}, "kind": {"tent"}, "beds": {"100"}}); res.StatusCode != http.StatusSeeOther {
 		m.t.Fatalf("new accommodation: %d", res.StatusCode)
 	}
+	m.accID = tentOnForm(m)
+}
+
+// tentOnForm finds the tent on the booking form (again, after a restart).
+func tentOnForm(m *browserSession) string {
 	mm := regexp.MustCompile(`name="persons\.(\d+)"`).FindStringSubmatch(m.get("/bookings/new"))
 	if mm == nil {
 		m.t.Fatal("no accommodation on the booking form")
 	}
-	m.accID = mm[1]
+	return mm[1]
 }
 
 // book asks for one night, n days from now, and returns the id of the
@@ -381,3 +439,22 @@ type pointList struct {
 }
 
 func (l pointList) newest() time.Time { return l.Points[len(l.Points)-1].Time }
+
+// replicaMark is the replica's newest TXID, to wait past with
+// waitForReplica after a write.
+func replicaMark(t *testing.T, s *site) string {
+	t.Helper()
+	return s.restorePoints().Window.EndTXID
+}
+
+// waitForReplica waits until the replica holds a transaction newer than
+// mark (TXIDs, not times: an SFTP server keeps file times to the second).
+func waitForReplica(t *testing.T, s *site, mark string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if s.restorePoints().Window.EndTXID > mark {
+			return
+		}
+	}
+	t.Fatalf("the replica has nothing newer than TXID %s", mark)
+}

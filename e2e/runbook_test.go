@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -15,9 +15,8 @@ import (
 // (B), the regular checks (C), then "my SD card died" (A). Each step is
 // marked with the runbook's numbering.
 func TestRestoreRunbook(t *testing.T) {
-	bin := buildBinary(t)
 	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, bin, func(yml string) string {
+	s := newSite(t, func(yml string) string {
 		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
 	})
 	// The very first start says that it starts empty (what A2 guards
@@ -189,32 +188,4 @@ func TestRestoreRunbook(t *testing.T) {
 	}
 }
 
-// replicaMark is the replica's newest TXID, to wait past with
-// waitForReplica after a write.
-func replicaMark(t *testing.T, s *site) string {
-	t.Helper()
-	return s.restorePoints().Window.EndTXID
-}
-
-// waitForReplica waits until the replica holds a transaction newer than
-// mark (TXIDs, not times: an SFTP server keeps file times to the second).
-func waitForReplica(t *testing.T, s *site, mark string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if s.restorePoints().Window.EndTXID > mark {
-			return
-		}
-	}
-	t.Fatalf("the replica has nothing newer than TXID %s", mark)
-}
-
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
-
-// tentOnForm finds the tent on the booking form again after a restart.
-func tentOnForm(m *browserSession) string {
-	mm := regexp.MustCompile(`name="persons\.(\d+)"`).FindStringSubmatch(m.get("/bookings/new"))
-	if mm == nil {
-		m.t.Fatal("no accommodation on the booking form")
-	}
-	return mm[1]
-}

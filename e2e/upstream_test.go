@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -46,8 +46,7 @@ func upstreamLitestream(t *testing.T) string {
 // restore (newest and to a point in time) is the same file as ours.
 func TestUpstreamLitestreamRestoresOurReplica(t *testing.T) {
 	ls := upstreamLitestream(t)
-	bin := buildBinary(t)
-	s := newSite(t, bin, nil) // the shipped litestream.yml, unchanged
+	s := newSite(t, nil) // the shipped litestream.yml, unchanged
 	s.addAdmin()
 	srv := s.start()
 	m := logInAs(t, srv.base, adminEmail, adminPassword)

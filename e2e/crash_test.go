@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -69,10 +69,9 @@ func (m *browserSession) bookContinuously(writers int, acks *ackLog, dying *atom
 // -shm and Litestream's folder gone) and the server brings back from the
 // replica every booking acknowledged before the replica's last sync.
 func TestCrashKeepsEveryAcknowledgedBooking(t *testing.T) {
-	bin := buildBinary(t)
 	// The shipped config, with the replica outside data/ as on a USB disk.
 	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, bin, func(yml string) string {
+	s := newSite(t, func(yml string) string {
 		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
 	})
 	s.addAdmin()
