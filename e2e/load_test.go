@@ -1,16 +1,14 @@
-package main
+package e2e
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,75 +19,6 @@ import (
 
 	"booking/store"
 )
-
-// buildBinary compiles the server once per test binary run.
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "booking-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "booking")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freePort(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startServer runs the real binary in dir and waits until /health answers.
-// It returns the address and the process, and how long it took to healthy.
-func startServer(tb testing.TB, dir string, args ...string) (string, *exec.Cmd, time.Duration) {
-	tb.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := freePort(tb)
-	cmd := exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
-	cmd.Dir = dir
-	// BENCH_SERVER_ENV passes settings to the server only (e.g.
-	// GOMEMLIMIT=16MiB), not to the load generator in this process.
-	cmd.Env = os.Environ()
-	if extra := os.Getenv("BENCH_SERVER_ENV"); extra != "" {
-		cmd.Env = append(cmd.Env, strings.Fields(extra)...)
-	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		logf.Close()
-	})
-	for time.Since(start) < 30*time.Second {
-		res, err := http.Get("http://" + addr + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return addr, cmd, time.Since(start)
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-	tb.Fatalf("server did not become healthy:\n%s", log)
-	return "", nil, 0
-}
 
 // procStatus reads memory figures (in bytes) from /proc/PID/status:
 // VmHWM is the peak resident set, RssAnon the heap and stacks, RssFile the
@@ -121,19 +50,12 @@ func procStatus(pid int) (map[string]int64, error) {
 }
 
 // prepareHouse makes a database with an admin, 50 members and 6
-// accommodations in dir, as the server will find it.
-func prepareHouse(tb testing.TB, dir string, members int) []string {
+// accommodations in the site, as the server will find it.
+func prepareHouse(tb testing.TB, s *site, members int) []string {
 	tb.Helper()
-	cfg, err := os.ReadFile("litestream.yml")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "litestream.yml"), cfg, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	os.MkdirAll(filepath.Join(s.dir, "data"), 0o755)
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(dir, "data", "booking.db"), store.Options{})
+	st, err := store.Open(ctx, s.dbPath(), store.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -163,12 +85,12 @@ func prepareHouse(tb testing.TB, dir string, members int) []string {
 // form, and book. It reports requests per second and the server's peak RSS
 // (VmHWM) after the load, with replication on as shipped.
 //
-//	go test -run NONE -bench FiftyUsers -benchtime 20x .
+//	go test -run NONE -bench FiftyUsers -benchtime 20x ./e2e/
 func BenchmarkFiftyUsers(b *testing.B) {
-	dir := b.TempDir()
-	emails := prepareHouse(b, dir, 50)
-	addr, cmd, _ := startServer(b, dir)
-	base := "http://" + addr
+	s := newSite(b, nil)
+	emails := prepareHouse(b, s, 50)
+	srv := s.start()
+	base := srv.base
 	clients := make([]*http.Client, len(emails))
 	for i, email := range emails {
 		jar, _ := cookiejar.New(nil)
@@ -182,7 +104,7 @@ func BenchmarkFiftyUsers(b *testing.B) {
 		}
 		res.Body.Close()
 	}
-	afterLogins, err := procStatus(cmd.Process.Pid)
+	afterLogins, err := procStatus(srv.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -226,7 +148,7 @@ func BenchmarkFiftyUsers(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	mem, err := procStatus(cmd.Process.Pid)
+	mem, err := procStatus(srv.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,14 +175,13 @@ func BenchmarkFiftyUsers(b *testing.B) {
 // BenchmarkStartToHealthy starts the real binary on an existing database and
 // measures the time until /health answers (budget: 100 ms).
 func BenchmarkStartToHealthy(b *testing.B) {
-	dir := b.TempDir()
-	prepareHouse(b, dir, 3)
+	s := newSite(b, nil)
+	prepareHouse(b, s, 3)
 	var total time.Duration
 	for b.Loop() {
-		_, cmd, d := startServer(b, dir)
-		total += d
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
+		srv := s.start()
+		total += srv.healthy
+		srv.stop()
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-healthy")
 }

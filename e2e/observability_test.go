@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -20,17 +20,11 @@ import (
 // JSON log has one access line per request and the fail2ban line, with no
 // password in it.
 func TestRunningServerMetricsAndLogs(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool is missing in CI: apt-get install prometheus")
-		}
-		t.Skip("promtool not installed: apt-get install prometheus")
-	}
-	dir := t.TempDir()
-	prepareHouse(t, dir, 1)
-	addr, _, _ := startServer(t, dir, "-log-format", "json")
-	base := "http://" + addr
+	promtool := requireTool(t, "promtool", "apt-get install prometheus")
+	s := newSite(t, nil)
+	prepareHouse(t, s, 1)
+	srv := s.start("-log-format", "json")
+	base := srv.base
 	post := func(c *http.Client, path string, form url.Values) *http.Response {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -69,7 +63,7 @@ func TestRunningServerMetricsAndLogs(t *testing.T) {
 		name, _, _ = strings.Cut(name, " ")
 		names[name] = true
 	}
-	want, err := os.ReadFile(filepath.Join("deploy", "grafana", "metrics.txt"))
+	want, err := os.ReadFile(filepath.Join(moduleRoot, "deploy", "grafana", "metrics.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +77,9 @@ func TestRunningServerMetricsAndLogs(t *testing.T) {
 		}
 	}
 
-	logs, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+	logs := srv.logs.String()
 	var sawRequest, sawFailedLogin bool
-	for _, line := range strings.Split(strings.TrimSpace(string(logs)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var entry map[string]any
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Errorf("not a JSON log line: %s", line)
@@ -101,7 +95,7 @@ func TestRunningServerMetricsAndLogs(t *testing.T) {
 	if !sawRequest || !sawFailedLogin {
 		t.Errorf("access line %v, failed-login line %v in:\n%s", sawRequest, sawFailedLogin, logs)
 	}
-	if strings.Contains(string(logs), "Geheimnis-123") {
+	if strings.Contains(logs, "Geheimnis-123") {
 		t.Errorf("the password is in the log")
 	}
 }
