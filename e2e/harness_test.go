@@ -1,9 +1,9 @@
-// Package e2e builds the real binary and runs it: the server against a real
-// replica, its command line, and the tools around it (promtool, OpenSSH, the
-// upstream litestream CLI). All of it goes through the one harness in this
-// file: the binary built once, a site folder with the shipped
-// litestream.yml, a server on a free loopback port that is healthy before
-// the test goes on, and the rule for tools a test needs.
+// The harness of the end-to-end tests: the binary built once per test
+// process, a site folder with the shipped litestream.yml, a server on a free
+// loopback port that is healthy before the test goes on, its commands, a
+// browser without JavaScript, and reading what ended up in a database or a
+// replica.
+
 package e2e
 
 import (
@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -58,25 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool finds a program the test needs. Outside CI a missing tool
-// skips the test with what to install; in CI (CI=true) it fails it.
-func requireTool(tb testing.TB, name, install string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		toolMissing(tb, fmt.Sprintf("%s not found (%v): %s", name, err, install))
-	}
-	return p
-}
-
-func toolMissing(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-}
-
 var (
 	buildOnce sync.Once
 	built     string
@@ -88,7 +68,7 @@ var (
 // can be killed for real.
 func binary(tb testing.TB) string {
 	tb.Helper()
-	goTool := requireTool(tb, "go", "install Go")
+	goTool := RequireTool(tb, "go", "install Go")
 	buildOnce.Do(func() {
 		bin := filepath.Join(binDir, "booking")
 		start := time.Now()
@@ -104,32 +84,6 @@ func binary(tb testing.TB) string {
 	}
 	return built
 }
-
-// freePort returns a loopback address ("127.0.0.1:PORT") that nothing
-// listens on, for the server or a helper process.
-func freePort(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// logBuffer collects a process's output while the test reads it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // site is a folder the server runs in, as on the Pi: litestream.yml and,
 // below it, data/.
@@ -206,7 +160,7 @@ type server struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	base    string     // http://127.0.0.1:PORT
-	logs    *logBuffer // stdout and stderr
+	logs    *LogBuffer // stdout and stderr
 	done    chan struct{}
 	healthy time.Duration // from exec to the first 200 on /health
 	exit    error
@@ -218,8 +172,8 @@ type server struct {
 func (s *site) start(args ...string) *server {
 	s.t.Helper()
 	bin := binary(s.t)
-	addr := freePort(s.t)
-	srv := &server{t: s.t, base: "http://" + addr, logs: &logBuffer{}, done: make(chan struct{})}
+	addr := FreePort(s.t)
+	srv := &server{t: s.t, base: "http://" + addr, logs: &LogBuffer{}, done: make(chan struct{})}
 	srv.cmd = exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
 	srv.cmd.Dir = s.dir
 	// BENCH_SERVER_ENV passes settings to the server only (e.g.

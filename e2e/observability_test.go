@@ -20,7 +20,7 @@ import (
 // JSON log has one access line per request and the fail2ban line, with no
 // password in it.
 func TestRunningServerMetricsAndLogs(t *testing.T) {
-	promtool := requireTool(t, "promtool", "apt-get install prometheus")
+	promtool := RequireTool(t, "promtool", "apt-get install prometheus")
 	s := newSite(t, nil)
 	prepareHouse(t, s, 1)
 	srv := s.start("-log-format", "json")

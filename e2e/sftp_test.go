@@ -21,7 +21,7 @@ type sshServer struct {
 	hostKey  string // the public host key line, for host-key:
 	userKey  string // path of the private key, for key-path:
 	dir      string
-	logs     *logBuffer
+	logs     *LogBuffer
 	sftpRoot string
 }
 
@@ -30,9 +30,9 @@ func startSSHD(t *testing.T) *sshServer {
 	const install = "apt-get install openssh-server openssh-client"
 	sshd := "/usr/sbin/sshd"
 	if _, err := os.Stat(sshd); err != nil {
-		sshd = requireTool(t, "sshd", install)
+		sshd = RequireTool(t, "sshd", install)
 	}
-	keygen := requireTool(t, "ssh-keygen", install)
+	keygen := RequireTool(t, "ssh-keygen", install)
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func startSSHD(t *testing.T) *sshServer {
 		// directory, which a container may lack.
 		os.MkdirAll("/run/sshd", 0o755)
 	}
-	s := &sshServer{addr: freePort(t), user: u.Username, hostKey: strings.TrimSpace(string(hostPub)),
-		userKey: filepath.Join(dir, "user_key"), dir: dir, logs: &logBuffer{}, sftpRoot: filepath.Join(dir, "nas")}
+	s := &sshServer{addr: FreePort(t), user: u.Username, hostKey: strings.TrimSpace(string(hostPub)),
+		userKey: filepath.Join(dir, "user_key"), dir: dir, logs: &LogBuffer{}, sftpRoot: filepath.Join(dir, "nas")}
 	_, port, _ := net.SplitHostPort(s.addr)
 	config := fmt.Sprintf(`Port %s
 ListenAddress 127.0.0.1

@@ -28,14 +28,14 @@ func upstreamLitestream(t *testing.T) string {
 	if out, err := exec.Command(bin, "version").Output(); err == nil && strings.Contains(string(out), upstreamVersion) {
 		return bin
 	}
-	goTool := requireTool(t, "go", "install Go")
+	goTool := RequireTool(t, "go", "install Go")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool, "install", "github.com/benbjohnson/litestream/cmd/litestream@"+upstreamVersion)
 	cmd.Env = append(os.Environ(), "GOBIN="+dir)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		toolMissing(t, "cannot build the upstream litestream CLI with go install (it needs the Go module proxy): "+err.Error()+"\n"+string(out))
+		ToolMissing(t, "cannot build the upstream litestream CLI with go install (it needs the Go module proxy): "+err.Error()+"\n"+string(out))
 	}
 	t.Logf("built upstream litestream %s into %s in %s", upstreamVersion, dir, time.Since(start).Round(time.Second))
 	return bin
