@@ -17,6 +17,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"booking/e2e"
 	"booking/handlers"
 	"booking/store"
 )
@@ -41,23 +42,10 @@ type env struct {
 	ben    *store.User // another member
 	room   *store.Accommodation
 	tent   *store.Accommodation
-	logBuf *syncBuffer
+	logBuf *e2e.LogBuffer
 }
 
 const password = "Gartenhaus2026"
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
@@ -94,7 +82,7 @@ func newEmptyEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
+	logs := &e2e.LogBuffer{}
 	h, err := handlers.New(handlers.Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test",
 		Started: time.Now(), LoginRate: time.Millisecond, LoginBurst: 1000})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"booking/e2e"
 	"booking/handlers"
 	"booking/store"
 )
@@ -216,13 +217,8 @@ func TestMetrics(t *testing.T) {
 // promtoolCheckMetrics lints a scrape with Prometheus's own checker.
 func promtoolCheckMetrics(t *testing.T, scrape string) {
 	t.Helper()
-	if _, err := exec.LookPath("promtool"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool is missing in CI: apt-get install prometheus")
-		}
-		t.Skip("promtool not installed: apt-get install prometheus")
-	}
-	cmd := exec.Command("promtool", "check", "metrics")
+	promtool := e2e.RequireTool(t, "promtool", "apt-get install prometheus")
+	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(scrape)
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,19 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"booking/e2e"
 )
 
 // TestRealPrometheusScrapes runs Debian's Prometheus against the server on
 // loopback and asks its API that the target is up and that a booking made
 // during the test arrived in booking_creation_attempts_total.
 func TestRealPrometheusScrapes(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("prometheus is missing in CI: apt-get install prometheus")
-		}
-		t.Skip("prometheus not installed: apt-get install prometheus")
-	}
+	bin := e2e.RequireTool(t, "prometheus", "apt-get install prometheus")
 	e := newEnv(t)
 	target := strings.TrimPrefix(e.srv.URL, "http://")
 	dir := t.TempDir()
@@ -40,12 +35,12 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
+	promAddr := e2e.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
-	logs := &syncBuffer{}
+	logs := &e2e.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -91,15 +86,4 @@ scrape_configs:
 	wantRedirect(t, r, "/bookings/")
 	waitFor("the booking", `booking_creation_attempts_total{job="booking"}`, before+1)
 	waitFor("the pending booking gauge", `booking_bookings{job="booking",status="pending"}`, 1)
-}
-
-// freeAddr finds a free loopback port for a helper process.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
