@@ -4,26 +4,15 @@
 package deploy
 
 import (
-	"os"
 	"os/exec"
 	"testing"
+
+	"booking/e2e"
 )
 
-// needTool finds a command; in CI a missing tool fails the test, elsewhere
-// it skips with what to install.
-func needTool(t *testing.T, name, install string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing in CI: %s", name, install)
-		}
-		t.Skipf("%s not installed: %s", name, install)
-	}
-}
-
 func TestMonitoringKit(t *testing.T) {
-	needTool(t, "promtool", "apt-get install prometheus")
-	needTool(t, "python3", "apt-get install python3 python3-yaml")
+	e2e.RequireTool(t, "promtool", "apt-get install prometheus")
+	e2e.RequireTool(t, "python3", "apt-get install python3 python3-yaml")
 	cmd := exec.Command("bash", "check.sh")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
