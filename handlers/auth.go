@@ -115,6 +115,40 @@ type accountPage struct {
 	Expired bool
 }
 
+// accountForm is what differs between the account forms; submitAccount is
+// the flow they share.
+type accountForm struct {
+	page *accountPage
+	t    tr
+	// save creates the account or sets its password; a validation error
+	// shows the form again.
+	save func(password string) (*store.User, error)
+	// After saving, the member is logged in and sent to next with a flash.
+	flash, next string
+}
+
+// submitAccount checks that both passwords match, saves, and logs the
+// member in; a refused form comes back with each problem at its field.
+func (a *app) submitAccount(w http.ResponseWriter, r *http.Request, f accountForm) error {
+	fe := passwordsMatch(f.t, r)
+	if len(fe) == 0 {
+		u, err := f.save(r.PostForm.Get("password"))
+		if err == nil {
+			return a.logIn(w, r, u, f.flash, f.next)
+		}
+		if fe, err = problemsOf(f.t, err, fe); err != nil {
+			return err
+		}
+	}
+	f.page.Errors = fe
+	return a.render(w, r, http.StatusUnprocessableEntity, "account", f.page)
+}
+
+// newAccountPage is the form for a new account, with what was typed.
+func newAccountPage(r *http.Request, kind, action string) *accountPage {
+	return &accountPage{Kind: kind, Action: action, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+}
+
 func (a *app) showSetup(w http.ResponseWriter, r *http.Request) error {
 	token := mux.Vars(r)["token"]
 	if err := a.store.CheckSetupToken(r.Context(), token); err != nil {
@@ -128,22 +162,16 @@ func (a *app) completeSetup(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
 	}
-	p := &accountPage{Kind: "setup", Action: "/setup/" + token, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
-	t := tr{chooseLanguage(r, nil)}
-	fe := passwordsMatch(t, r)
+	p := newAccountPage(r, "setup", "/setup/"+token)
 	lang := chooseLanguage(r, nil)
-	if len(fe) == 0 {
-		u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
-		if err == nil {
-			a.log.Info("first administrator created", "user_id", u.ID)
-			return a.logIn(w, r, u, "flash.setup_done", "/admin/accommodations")
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			return err
-		}
-	}
-	p.Errors = fe
-	return a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, flash: "flash.setup_done", next: "/admin/accommodations",
+		save: func(password string) (*store.User, error) {
+			u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
+			if err == nil {
+				a.log.Info("first administrator created", "user_id", u.ID)
+			}
+			return u, err
+		}})
 }
 
 // passwordsMatch checks the confirmation field; the length is the store's.
@@ -163,13 +191,23 @@ func (a *app) showReset(w http.ResponseWriter, r *http.Request) error {
 	return a.showLinkForm(w, r, store.PurposeReset)
 }
 
-func (a *app) showLinkForm(w http.ResponseWriter, r *http.Request, purpose string) error {
+// linkPage is the form behind an invitation or reset link, for the member
+// the link was made for.
+func (a *app) linkPage(r *http.Request, purpose string) (*accountPage, *store.User, error) {
 	token := mux.Vars(r)["token"]
 	u, err := a.store.TokenUser(r.Context(), token, purpose)
 	if err != nil {
+		return nil, nil, err
+	}
+	return &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token, Name: u.Name, Email: u.Email, Fixed: true}, u, nil
+}
+
+func (a *app) showLinkForm(w http.ResponseWriter, r *http.Request, purpose string) error {
+	p, _, err := a.linkPage(r, purpose)
+	if err != nil {
 		return err
 	}
-	return a.render(w, r, http.StatusOK, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token, Name: u.Name, Email: u.Email, Fixed: true})
+	return a.render(w, r, http.StatusOK, "account", p)
 }
 
 func (a *app) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
@@ -183,27 +221,17 @@ func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) error {
 // useLink sets the password through an invitation or reset link and logs
 // the member in.
 func (a *app) useLink(w http.ResponseWriter, r *http.Request, purpose string) error {
-	token := mux.Vars(r)["token"]
 	if err := parseForm(r); err != nil {
 		return err
 	}
-	owner, err := a.store.TokenUser(r.Context(), token, purpose)
+	p, owner, err := a.linkPage(r, purpose)
 	if err != nil {
 		return err
 	}
-	t := tr{chooseLanguage(r, owner)}
-	fe := passwordsMatch(t, r)
-	if len(fe) == 0 {
-		u, err := a.store.UseLink(r.Context(), token, purpose, r.PostForm.Get("password"))
-		if err == nil {
-			return a.logIn(w, r, u, "flash.welcome", "/calendar")
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			return err
-		}
-	}
-	return a.render(w, r, http.StatusUnprocessableEntity, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token,
-		Name: owner.Name, Email: owner.Email, Fixed: true, Errors: fe})
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{chooseLanguage(r, owner)}, flash: "flash.welcome", next: "/calendar",
+		save: func(password string) (*store.User, error) {
+			return a.store.UseLink(r.Context(), mux.Vars(r)["token"], purpose, password)
+		}})
 }
 
 func (a *app) showRegister(w http.ResponseWriter, r *http.Request) error {
@@ -220,21 +248,12 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
 	}
-	p := &accountPage{Kind: "register", Action: "/register", Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+	p := newAccountPage(r, "register", "/register")
 	lang := chooseLanguage(r, nil)
-	t := tr{lang}
-	fe := passwordsMatch(t, r)
-	if len(fe) == 0 {
-		u, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
-		if err == nil {
-			return a.logIn(w, r, u, "", "/calendar")
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			return err
-		}
-	}
-	p.Errors = fe
-	return a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, next: "/calendar",
+		save: func(password string) (*store.User, error) {
+			return a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
+		}})
 }
 
 func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {
