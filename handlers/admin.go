@@ -47,21 +47,15 @@ func (a *app) showDashboard(w http.ResponseWriter, r *http.Request) error {
 // pendingCount is the number shown beside "Verwaltung" in the menu; it is
 // cached until the data changes.
 func (a *app) pendingCount(r *http.Request) int {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	if a.pendGen == gen && gen != 0 {
-		n := a.pending
-		a.mu.Unlock()
+	n, version, ok := a.pending.get(struct{}{})
+	if ok {
 		return n
 	}
-	a.mu.Unlock()
 	counts, err := a.store.CountBookingsByStatus(r.Context())
 	if err != nil {
 		return 0
 	}
-	a.mu.Lock()
-	a.pending, a.pendGen = counts[store.StatusPending], gen
-	a.mu.Unlock()
+	a.pending.put(version, struct{}{}, counts[store.StatusPending])
 	return counts[store.StatusPending]
 }
 

@@ -81,13 +81,11 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	// unless a flash message is waiting to be shown once.
 	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
 	flash := a.sessions.Exists(r.Context(), sessFlash)
-	if !flash {
-		if page, ok := a.cached(pageKey); ok {
-			writeHTML(w, http.StatusOK, key.lang, page)
-			return nil
-		}
+	page, version, ok := a.pages.get(pageKey)
+	if ok && !flash {
+		writeHTML(w, http.StatusOK, key.lang, page)
+		return nil
 	}
-	gen := a.store.Generation()
 	body, err := a.calendarBody(r, key)
 	if err != nil {
 		return err
@@ -98,7 +96,7 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeHTML(w, http.StatusOK, lang, page)
 	if !flash {
-		a.keep(gen, pageKey, bytes.Clone(page))
+		a.pages.put(version, pageKey, bytes.Clone(page))
 	}
 	bufPool.Put(bytes.NewBuffer(page[:0]))
 	return nil
@@ -113,41 +111,8 @@ type calendarPageKey struct {
 // Enough pages for every member of a large family looking at a few months.
 const maxCachedPages = 256
 
-func (a *app) cached(k calendarPageKey) ([]byte, bool) {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.pagesGen != gen {
-		return nil, false
-	}
-	p, ok := a.pages[k]
-	return p, ok
-}
-
-// keep stores a page rendered from the data of generation gen, unless the
-// data has changed since.
-func (a *app) keep(gen uint64, k calendarPageKey, page []byte) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if gen != a.store.Generation() {
-		return
-	}
-	if a.pagesGen != gen || len(a.pages) >= maxCachedPages {
-		clear(a.pages)
-		a.pagesGen = gen
-	}
-	a.pages[k] = page
-}
-
 func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	if a.calGen != gen {
-		clear(a.calendar)
-		a.calGen = gen
-	}
-	body, ok := a.calendar[key]
-	a.mu.Unlock()
+	body, version, ok := a.months.get(key)
 	if ok {
 		return body, nil
 	}
@@ -192,14 +157,7 @@ func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
 		return nil, err
 	}
 	body = buf.Bytes()
-	a.mu.Lock()
-	if a.calGen == gen {
-		if len(a.calendar) >= maxCachedMonths {
-			clear(a.calendar)
-		}
-		a.calendar[key] = body
-	}
-	a.mu.Unlock()
+	a.months.put(version, key, body)
 	return body, nil
 }
 
