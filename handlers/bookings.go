@@ -32,6 +32,11 @@ type choice struct {
 	Error   string
 }
 
+// FieldError is for the field_error partial under the persons field.
+func (c choice) FieldError() fieldError {
+	return fieldError{Field: "persons-" + strconv.FormatInt(c.Acc.ID, 10), Text: c.Error}
+}
+
 // availabilityFor fills the choices for the form's dates; bad dates leave
 // Known false and the form still shows every accommodation.
 func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) error {

@@ -14,8 +14,15 @@ import (
 // fieldErrors are translated messages by form field name.
 type fieldErrors map[string]string
 
-// has is for templates: {{if .Errors.has "email"}}.
+// Has is for templates: {{if .Errors.Has "email"}}.
 func (fe fieldErrors) Has(field string) bool { _, ok := fe[field]; return ok }
+
+// fieldError is what the field_error partial shows: the message of a field
+// and the field's id, which names the message's id.
+type fieldError struct{ Field, Text string }
+
+// For is for templates: {{template "field_error" .Errors.For "email"}}.
+func (fe fieldErrors) For(field string) fieldError { return fieldError{Field: field, Text: fe[field]} }
 
 // problemsOf translates a store validation error into messages per field.
 // Any other error is returned for the caller to handle.
