@@ -73,7 +73,8 @@ type membersPage struct {
 
 type inviteForm struct{ Name, Email, Role string }
 
-func (a *app) membersPage(r *http.Request, p *membersPage) error {
+// fillMembers adds the list of members to the page.
+func (a *app) fillMembers(r *http.Request, p *membersPage) error {
 	users, err := a.store.Users(r.Context())
 	p.Users = users
 	p.Roles = []string{store.RoleMember, store.RoleAdmin}
@@ -85,7 +86,7 @@ func (a *app) membersPage(r *http.Request, p *membersPage) error {
 
 func (a *app) showMembers(w http.ResponseWriter, r *http.Request) error {
 	p := &membersPage{}
-	if err := a.membersPage(r, p); err != nil {
+	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
 	return a.render(w, r, http.StatusOK, "members", p)
@@ -118,7 +119,7 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	if err := a.membersPage(r, p); err != nil {
+	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
 	return a.render(w, r, status, "members", p)
@@ -173,7 +174,7 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
-	if err := a.membersPage(r, p); err != nil {
+	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
 	return a.render(w, r, http.StatusOK, "members", p)

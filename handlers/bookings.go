@@ -37,7 +37,7 @@ func (c choice) FieldError() fieldError {
 	return fieldError{Field: "persons-" + strconv.FormatInt(c.Acc.ID, 10), Text: c.Error}
 }
 
-// availabilityFor fills the choices for the form's dates; bad dates leave
+// fillChoices fills the choices for the form's dates; bad dates leave
 // Known false and the form still shows every accommodation.
 func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) error {
 	accs, err := a.store.Accommodations(r.Context(), false)
