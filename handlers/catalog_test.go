@@ -16,7 +16,7 @@ import (
 // both texts of a key take the same arguments.
 func TestCatalogComplete(t *testing.T) {
 	used := map[string]bool{}
-	keyRe := regexp.MustCompile(`\b(?:t|T|refuse\([^,]+,|errorPage\(w, r, [^,]+,|http\.Status\w+,)\s*\(?\s*"([a-z_]+\.[a-z_.0-9]+)"`)
+	keyRe := regexp.MustCompile(`\b(?:t|T|refuse\([^,]+,|showError\(w, r, [^,]+,|http\.Status\w+,)\s*\(?\s*"([a-z_]+\.[a-z_.0-9]+)"`)
 	// Flash messages are passed along before they are shown.
 	flashRe := regexp.MustCompile(`"(flash\.[a-z_.0-9]+)"`)
 	files, _ := filepath.Glob("../templates/*.html")

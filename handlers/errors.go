@@ -24,7 +24,7 @@ type simplePage struct{ base }
 // is for the middleware around them.
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.logServerError(r, err)
-	a.errorPage(w, r, http.StatusInternalServerError, "err.server")
+	a.showError(w, r, http.StatusInternalServerError, "err.server")
 }
 
 func (a *app) logServerError(r *http.Request, err error) {
@@ -32,8 +32,8 @@ func (a *app) logServerError(r *http.Request, err error) {
 	a.log.Error("server error", "request_id", ri.id, "method", r.Method, "route", ri.route, "err", err)
 }
 
-// errorPage shows the friendly page of a status with a message key.
-func (a *app) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+// showError shows the friendly page of a status with a message key.
+func (a *app) showError(w http.ResponseWriter, r *http.Request, status int, key string) {
 	// An error while rendering the error page must not recurse.
 	p := &errorPage{Status: status, Message: key}
 	b := p.page()
@@ -117,5 +117,5 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= http.StatusInternalServerError {
 		a.logServerError(r, err)
 	}
-	a.errorPage(w, r, status, key)
+	a.showError(w, r, status, key)
 }

@@ -208,7 +208,7 @@ func (a *app) requireMember(next http.Handler) http.Handler {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			a.errorPage(w, r, http.StatusForbidden, "err.login_required")
+			a.showError(w, r, http.StatusForbidden, "err.login_required")
 			return
 		}
 		if !u.CanBook() {
@@ -225,7 +225,7 @@ func (a *app) requireMember(next http.Handler) http.Handler {
 func (a *app) requireAdmin(next http.Handler) http.Handler {
 	return a.requireMember(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !currentUser(r).IsAdmin() {
-			a.errorPage(w, r, http.StatusForbidden, "err.admins_only")
+			a.showError(w, r, http.StatusForbidden, "err.admins_only")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -14,10 +14,10 @@ func (a *app) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Use(routeName)
 	r.NotFoundHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.errorPage(w, r, http.StatusNotFound, "err.not_found")
+		a.showError(w, r, http.StatusNotFound, "err.not_found")
 	}))
 	r.MethodNotAllowedHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.errorPage(w, r, http.StatusMethodNotAllowed, "err.method")
+		a.showError(w, r, http.StatusMethodNotAllowed, "err.method")
 	}))
 
 	public := func(h handlerFunc) http.Handler { return a.withSession(a.errorHandler(h)) }
@@ -94,7 +94,7 @@ func (a *app) routes() http.Handler {
 	// browser's Sec-Fetch-Site/Origin headers: no tokens in forms.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.errorPage(w, r, http.StatusForbidden, "err.cross_origin")
+		a.showError(w, r, http.StatusForbidden, "err.cross_origin")
 	})))
 	return a.observe(secureHeaders(limitBody(cop.Handler(r))))
 }
