@@ -86,7 +86,7 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 		writeHTML(w, http.StatusOK, key.lang, page)
 		return nil
 	}
-	body, err := a.calendarBody(r, key)
+	body, err := a.monthBody(r, key)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,9 @@ type calendarPageKey struct {
 // Enough pages for every member of a large family looking at a few months.
 const maxCachedPages = 256
 
-func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
+// monthBody is the rendered body of a month, from the cache while the data
+// has not changed.
+func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	body, version, ok := a.months.get(key)
 	if ok {
 		return body, nil
