@@ -19,17 +19,15 @@ type dashboardPage struct {
 
 // showDashboard is what an administrator has to do: bookings and members
 // waiting for a decision, and who is coming in the next two weeks.
-func (a *app) showDashboard(w http.ResponseWriter, r *http.Request) {
+func (a *app) showDashboard(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	pending, err := a.store.Bookings(ctx, store.BookingFilter{Status: store.StatusPending})
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	users, err := a.store.Users(ctx)
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	p := &dashboardPage{Pending: pending}
 	for _, u := range users {
@@ -40,31 +38,24 @@ func (a *app) showDashboard(w http.ResponseWriter, r *http.Request) {
 	today := a.store.Today()
 	upcoming, err := a.store.BookingsOverlapping(ctx, today, today.AddDays(14))
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	p.Upcoming = upcoming
-	a.render(w, r, http.StatusOK, "dashboard", p)
+	return a.render(w, r, http.StatusOK, "dashboard", p)
 }
 
 // pendingCount is the number shown beside "Verwaltung" in the menu; it is
 // cached until the data changes.
 func (a *app) pendingCount(r *http.Request) int {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	if a.pendGen == gen && gen != 0 {
-		n := a.pending
-		a.mu.Unlock()
+	n, version, ok := a.pending.get(struct{}{})
+	if ok {
 		return n
 	}
-	a.mu.Unlock()
 	counts, err := a.store.CountBookingsByStatus(r.Context())
 	if err != nil {
 		return 0
 	}
-	a.mu.Lock()
-	a.pending, a.pendGen = counts[store.StatusPending], gen
-	a.mu.Unlock()
+	a.pending.put(version, struct{}{}, counts[store.StatusPending])
 	return counts[store.StatusPending]
 }
 
@@ -82,7 +73,8 @@ type membersPage struct {
 
 type inviteForm struct{ Name, Email, Role string }
 
-func (a *app) membersPage(r *http.Request, p *membersPage) error {
+// fillMembers adds the list of members to the page.
+func (a *app) fillMembers(r *http.Request, p *membersPage) error {
 	users, err := a.store.Users(r.Context())
 	p.Users = users
 	p.Roles = []string{store.RoleMember, store.RoleAdmin}
@@ -92,13 +84,12 @@ func (a *app) membersPage(r *http.Request, p *membersPage) error {
 	return err
 }
 
-func (a *app) showMembers(w http.ResponseWriter, r *http.Request) {
+func (a *app) showMembers(w http.ResponseWriter, r *http.Request) error {
 	p := &membersPage{}
-	if err := a.membersPage(r, p); err != nil {
-		a.serverError(w, r, err)
-		return
+	if err := a.fillMembers(r, p); err != nil {
+		return err
 	}
-	a.render(w, r, http.StatusOK, "members", p)
+	return a.render(w, r, http.StatusOK, "members", p)
 }
 
 // linkURL is the absolute link to share, built from the request's host so it
@@ -111,9 +102,9 @@ func linkURL(r *http.Request, path string) string {
 	return (&url.URL{Scheme: scheme, Host: r.Host, Path: path}).String()
 }
 
-func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	p := &membersPage{Form: inviteForm{Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}}
@@ -124,55 +115,50 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) {
 		p.Form = inviteForm{}
 	} else {
 		if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	if err := a.membersPage(r, p); err != nil {
-		a.serverError(w, r, err)
-		return
+	if err := a.fillMembers(r, p); err != nil {
+		return err
 	}
-	a.render(w, r, status, "members", p)
+	return a.render(w, r, status, "members", p)
 }
 
-func (a *app) setMemberState(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok || !a.parseForm(w, r) {
-		return
+func (a *app) setMemberState(w http.ResponseWriter, r *http.Request) error {
+	id, err := idAndForm(r)
+	if err != nil {
+		return err
 	}
 	if err := a.store.SetUserState(r.Context(), currentUser(r), id, r.PostForm.Get("state")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-	a.redirectBack(w, r, "/admin/members")
+	a.redirectBack(w, r, "/admin/members", "flash.saved")
+	return nil
 }
 
-func (a *app) setMemberRole(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok || !a.parseForm(w, r) {
-		return
+func (a *app) setMemberRole(w http.ResponseWriter, r *http.Request) error {
+	id, err := idAndForm(r)
+	if err != nil {
+		return err
 	}
 	if err := a.store.SetUserRole(r.Context(), currentUser(r), id, r.PostForm.Get("role")); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-	http.Redirect(w, r, "/admin/members", http.StatusSeeOther)
+	a.seeOther(w, r, "/admin/members", "flash.saved")
+	return nil
 }
 
 // createMemberLink makes a new invitation link (for an invited member) or a
 // password reset link (for everyone else) and shows it once.
-func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return
+func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r)
+	if err != nil {
+		return err
 	}
 	target, err := a.store.User(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	purpose := store.PurposeReset
 	if target.State == store.StateInvited {
@@ -185,15 +171,13 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) {
 		token, err = a.store.NewResetLink(r.Context(), currentUser(r), id)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
-	if err := a.membersPage(r, p); err != nil {
-		a.serverError(w, r, err)
-		return
+	if err := a.fillMembers(r, p); err != nil {
+		return err
 	}
-	a.render(w, r, http.StatusOK, "members", p)
+	return a.render(w, r, http.StatusOK, "members", p)
 }
 
 type accommodationsPage struct {
@@ -201,13 +185,12 @@ type accommodationsPage struct {
 	Accommodations []*store.Accommodation
 }
 
-func (a *app) showAccommodations(w http.ResponseWriter, r *http.Request) {
+func (a *app) showAccommodations(w http.ResponseWriter, r *http.Request) error {
 	accs, err := a.store.Accommodations(r.Context(), true)
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, http.StatusOK, "accommodations", &accommodationsPage{Accommodations: accs})
+	return a.render(w, r, http.StatusOK, "accommodations", &accommodationsPage{Accommodations: accs})
 }
 
 type accommodationFormPage struct {
@@ -220,22 +203,21 @@ type accommodationFormPage struct {
 
 type accommodationForm struct{ Name, Kind, Beds, SortOrder, Description string }
 
-func (a *app) showNewAccommodation(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{Kinds: store.AccommodationKinds,
+func (a *app) showNewAccommodation(w http.ResponseWriter, r *http.Request) error {
+	return a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{Kinds: store.AccommodationKinds,
 		Form: accommodationForm{Kind: "room", Beds: "2", SortOrder: "0"}})
 }
 
-func (a *app) showEditAccommodation(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return
+func (a *app) showEditAccommodation(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r)
+	if err != nil {
+		return err
 	}
 	acc, err := a.store.Accommodation(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{ID: id, Kinds: store.AccommodationKinds,
+	return a.render(w, r, http.StatusOK, "accommodation_form", &accommodationFormPage{ID: id, Kinds: store.AccommodationKinds,
 		Form: accommodationForm{Name: acc.Name, Kind: acc.Kind, Beds: strconv.Itoa(acc.Beds), SortOrder: strconv.Itoa(acc.SortOrder), Description: acc.Description}})
 }
 
@@ -257,21 +239,21 @@ func parseAccommodationForm(t tr, r *http.Request) (accommodationForm, store.Acc
 	return f, in, fe
 }
 
-func (a *app) createAccommodation(w http.ResponseWriter, r *http.Request) {
-	a.saveAccommodation(w, r, 0)
+func (a *app) createAccommodation(w http.ResponseWriter, r *http.Request) error {
+	return a.saveAccommodation(w, r, 0)
 }
 
-func (a *app) updateAccommodation(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return
+func (a *app) updateAccommodation(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r)
+	if err != nil {
+		return err
 	}
-	a.saveAccommodation(w, r, id)
+	return a.saveAccommodation(w, r, id)
 }
 
-func (a *app) saveAccommodation(w http.ResponseWriter, r *http.Request, id int64) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) saveAccommodation(w http.ResponseWriter, r *http.Request, id int64) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
@@ -284,29 +266,26 @@ func (a *app) saveAccommodation(w http.ResponseWriter, r *http.Request, id int64
 			err = a.store.UpdateAccommodation(r.Context(), u, id, in)
 		}
 		if err == nil {
-			a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-			http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
-			return
+			a.seeOther(w, r, "/admin/accommodations", "flash.saved")
+			return nil
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
-	a.render(w, r, http.StatusUnprocessableEntity, "accommodation_form", &accommodationFormPage{ID: id, Form: form, Kinds: store.AccommodationKinds, Errors: fe})
+	return a.render(w, r, http.StatusUnprocessableEntity, "accommodation_form", &accommodationFormPage{ID: id, Form: form, Kinds: store.AccommodationKinds, Errors: fe})
 }
 
-func (a *app) setAccommodationActive(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok || !a.parseForm(w, r) {
-		return
+func (a *app) setAccommodationActive(w http.ResponseWriter, r *http.Request) error {
+	id, err := idAndForm(r)
+	if err != nil {
+		return err
 	}
 	if err := a.store.SetAccommodationActive(r.Context(), currentUser(r), id, r.PostForm.Get("active") == "1"); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-	http.Redirect(w, r, "/admin/accommodations", http.StatusSeeOther)
+	a.seeOther(w, r, "/admin/accommodations", "flash.saved")
+	return nil
 }
 
 type settingsPage struct {
@@ -320,15 +299,15 @@ type settingsForm struct {
 	SelfRegistration               bool
 }
 
-func (a *app) showSettings(w http.ResponseWriter, r *http.Request) {
+func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
-	a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
+	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
 		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}})
 }
 
-func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
@@ -339,16 +318,14 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(f.MaxNights)
 	err := a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
 	if err == nil {
-		a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-		http.Redirect(w, r, "/admin/settings", http.StatusSeeOther)
-		return
+		a.seeOther(w, r, "/admin/settings", "flash.saved")
+		return nil
 	}
 	fe, err := problemsOf(t, err, nil)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
+	return a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
 }
 
 type backupsPage struct {
@@ -358,7 +335,7 @@ type backupsPage struct {
 	Age     time.Duration
 }
 
-func (a *app) showBackups(w http.ResponseWriter, r *http.Request) {
+func (a *app) showBackups(w http.ResponseWriter, r *http.Request) error {
 	p := &backupsPage{}
 	if a.backups != nil {
 		p.Enabled = true
@@ -367,5 +344,5 @@ func (a *app) showBackups(w http.ResponseWriter, r *http.Request) {
 			p.Age = time.Since(p.Status.LastSync).Round(time.Second)
 		}
 	}
-	a.render(w, r, http.StatusOK, "backups", p)
+	return a.render(w, r, http.StatusOK, "backups", p)
 }

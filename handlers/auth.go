@@ -11,12 +11,13 @@ import (
 )
 
 // showHome sends members to the calendar and everyone else to the login.
-func (a *app) showHome(w http.ResponseWriter, r *http.Request) {
+func (a *app) showHome(w http.ResponseWriter, r *http.Request) error {
 	if currentUser(r) != nil {
 		http.Redirect(w, r, "/calendar", http.StatusSeeOther)
-		return
+		return nil
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }
 
 type loginPage struct {
@@ -27,17 +28,17 @@ type loginPage struct {
 	SelfRegistration bool
 }
 
-func (a *app) showLogin(w http.ResponseWriter, r *http.Request) {
+func (a *app) showLogin(w http.ResponseWriter, r *http.Request) error {
 	if currentUser(r) != nil {
 		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next")), http.StatusSeeOther)
-		return
+		return nil
 	}
-	a.render(w, r, http.StatusOK, "login", &loginPage{Next: r.URL.Query().Get("next"), SelfRegistration: a.store.Settings().SelfRegistration})
+	return a.render(w, r, http.StatusOK, "login", &loginPage{Next: r.URL.Query().Get("next"), SelfRegistration: a.store.Settings().SelfRegistration})
 }
 
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) login(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	next := r.PostForm.Get("next")
@@ -49,64 +50,56 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
 		p := &loginPage{Email: email, Next: next, SelfRegistration: a.store.Settings().SelfRegistration}
 		p.Error = tr{chooseLanguage(r, nil)}.T("err.bad_credentials")
-		a.render(w, r, http.StatusUnprocessableEntity, "login", p)
-		return
+		return a.render(w, r, http.StatusUnprocessableEntity, "login", p)
 	}
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
-	a.logIn(w, r, u, "", localRedirect(next))
+	return a.logIn(w, r, u, "", localRedirect(next))
 }
 
 // logIn starts a session for u with a fresh token, so a token planted
 // before the login (session fixation) is worthless, and redirects to the
 // next page with an optional flash message.
-func (a *app) logIn(w http.ResponseWriter, r *http.Request, u *store.User, flash, next string) {
+func (a *app) logIn(w http.ResponseWriter, r *http.Request, u *store.User, flash, next string) error {
 	if err := a.sessions.RenewToken(r.Context()); err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	a.sessions.Put(r.Context(), sessUserID, u.ID)
 	a.sessions.Put(r.Context(), sessRole, u.Role)
-	if flash != "" {
-		a.sessions.Put(r.Context(), sessFlash, flash)
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	a.seeOther(w, r, next, flash)
+	return nil
 }
 
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+func (a *app) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessions.Destroy(r.Context()); err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	if err := a.sessions.RenewToken(r.Context()); err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.logged_out")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	a.seeOther(w, r, "/login", "flash.logged_out")
+	return nil
 }
 
 // setLanguage switches the language: in the profile of a logged-in user,
 // in a cookie for everyone else.
-func (a *app) setLanguage(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) setLanguage(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	lang := r.PostForm.Get("lang")
 	if lang != langDE && lang != langEN {
-		a.clientError(w, r, http.StatusBadRequest, "err.bad_request")
-		return
+		return refuse(http.StatusBadRequest, "err.bad_request")
 	}
 	if u := currentUser(r); u != nil {
 		if err := a.store.UpdateProfile(r.Context(), u.ID, u.Name, lang); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, localRedirect(r.PostForm.Get("next")), http.StatusSeeOther)
+	return nil
 }
 
 // accountPage is the form for setting up an account: the first
@@ -122,42 +115,67 @@ type accountPage struct {
 	Expired bool
 }
 
-func (a *app) showSetup(w http.ResponseWriter, r *http.Request) {
-	token := mux.Vars(r)["token"]
-	if err := a.store.CheckSetupToken(r.Context(), token); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "setup", Action: "/setup/" + token})
+// accountForm is what differs between the account forms; submitAccount is
+// the flow they share.
+type accountForm struct {
+	page *accountPage
+	t    tr
+	// save creates the account or sets its password; a validation error
+	// shows the form again.
+	save func(password string) (*store.User, error)
+	// After saving, the member is logged in and sent to next with a flash.
+	flash, next string
 }
 
-func (a *app) completeSetup(w http.ResponseWriter, r *http.Request) {
-	token := mux.Vars(r)["token"]
-	if !a.parseForm(w, r) {
-		return
-	}
-	p := &accountPage{Kind: "setup", Action: "/setup/" + token, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
-	t := tr{chooseLanguage(r, nil)}
-	fe := a.passwordsMatch(t, r)
-	lang := chooseLanguage(r, nil)
+// submitAccount checks that both passwords match, saves, and logs the
+// member in; a refused form comes back with each problem at its field.
+func (a *app) submitAccount(w http.ResponseWriter, r *http.Request, f accountForm) error {
+	fe := passwordsMatch(f.t, r)
 	if len(fe) == 0 {
-		u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
+		u, err := f.save(r.PostForm.Get("password"))
 		if err == nil {
-			a.log.Info("first administrator created", "user_id", u.ID)
-			a.logIn(w, r, u, "flash.setup_done", "/admin/accommodations")
-			return
+			return a.logIn(w, r, u, f.flash, f.next)
 		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
+		if fe, err = problemsOf(f.t, err, fe); err != nil {
+			return err
 		}
 	}
-	p.Errors = fe
-	a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+	f.page.Errors = fe
+	return a.render(w, r, http.StatusUnprocessableEntity, "account", f.page)
+}
+
+// newAccountPage is the form for a new account, with what was typed.
+func newAccountPage(r *http.Request, kind, action string) *accountPage {
+	return &accountPage{Kind: kind, Action: action, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+}
+
+func (a *app) showSetup(w http.ResponseWriter, r *http.Request) error {
+	token := mux.Vars(r)["token"]
+	if err := a.store.CheckSetupToken(r.Context(), token); err != nil {
+		return err
+	}
+	return a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "setup", Action: "/setup/" + token})
+}
+
+func (a *app) completeSetup(w http.ResponseWriter, r *http.Request) error {
+	token := mux.Vars(r)["token"]
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	p := newAccountPage(r, "setup", "/setup/"+token)
+	lang := chooseLanguage(r, nil)
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, flash: "flash.setup_done", next: "/admin/accommodations",
+		save: func(password string) (*store.User, error) {
+			u, err := a.store.CompleteSetup(r.Context(), token, store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
+			if err == nil {
+				a.log.Info("first administrator created", "user_id", u.ID)
+			}
+			return u, err
+		}})
 }
 
 // passwordsMatch checks the confirmation field; the length is the store's.
-func (a *app) passwordsMatch(t tr, r *http.Request) fieldErrors {
+func passwordsMatch(t tr, r *http.Request) fieldErrors {
 	fe := fieldErrors{}
 	if r.PostForm.Get("password") != r.PostForm.Get("password2") {
 		fe["password2"] = t.T("err.password_mismatch")
@@ -165,98 +183,81 @@ func (a *app) passwordsMatch(t tr, r *http.Request) fieldErrors {
 	return fe
 }
 
-func (a *app) showInvitation(w http.ResponseWriter, r *http.Request) {
-	a.showLinkForm(w, r, store.PurposeInvite)
+func (a *app) showInvitation(w http.ResponseWriter, r *http.Request) error {
+	return a.showLinkForm(w, r, store.PurposeInvite)
 }
 
-func (a *app) showReset(w http.ResponseWriter, r *http.Request) {
-	a.showLinkForm(w, r, store.PurposeReset)
+func (a *app) showReset(w http.ResponseWriter, r *http.Request) error {
+	return a.showLinkForm(w, r, store.PurposeReset)
 }
 
-func (a *app) showLinkForm(w http.ResponseWriter, r *http.Request, purpose string) {
+// linkPage is the form behind an invitation or reset link, for the member
+// the link was made for.
+func (a *app) linkPage(r *http.Request, purpose string) (*accountPage, *store.User, error) {
 	token := mux.Vars(r)["token"]
 	u, err := a.store.TokenUser(r.Context(), token, purpose)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return nil, nil, err
 	}
-	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token, Name: u.Name, Email: u.Email, Fixed: true})
+	return &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token, Name: u.Name, Email: u.Email, Fixed: true}, u, nil
 }
 
-func (a *app) acceptInvitation(w http.ResponseWriter, r *http.Request) {
-	a.useLink(w, r, store.PurposeInvite)
+func (a *app) showLinkForm(w http.ResponseWriter, r *http.Request, purpose string) error {
+	p, _, err := a.linkPage(r, purpose)
+	if err != nil {
+		return err
+	}
+	return a.render(w, r, http.StatusOK, "account", p)
 }
 
-func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) {
-	a.useLink(w, r, store.PurposeReset)
+func (a *app) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
+	return a.useLink(w, r, store.PurposeInvite)
+}
+
+func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) error {
+	return a.useLink(w, r, store.PurposeReset)
 }
 
 // useLink sets the password through an invitation or reset link and logs
 // the member in.
-func (a *app) useLink(w http.ResponseWriter, r *http.Request, purpose string) {
-	token := mux.Vars(r)["token"]
-	if !a.parseForm(w, r) {
-		return
+func (a *app) useLink(w http.ResponseWriter, r *http.Request, purpose string) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
-	owner, err := a.store.TokenUser(r.Context(), token, purpose)
+	p, owner, err := a.linkPage(r, purpose)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	t := tr{chooseLanguage(r, owner)}
-	fe := a.passwordsMatch(t, r)
-	if len(fe) == 0 {
-		u, err := a.store.UseLink(r.Context(), token, purpose, r.PostForm.Get("password"))
-		if err == nil {
-			a.logIn(w, r, u, "flash.welcome", "/calendar")
-			return
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	}
-	a.render(w, r, http.StatusUnprocessableEntity, "account", &accountPage{Kind: purpose, Action: "/" + purpose + "/" + token,
-		Name: owner.Name, Email: owner.Email, Fixed: true, Errors: fe})
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{chooseLanguage(r, owner)}, flash: "flash.welcome", next: "/calendar",
+		save: func(password string) (*store.User, error) {
+			return a.store.UseLink(r.Context(), mux.Vars(r)["token"], purpose, password)
+		}})
 }
 
-func (a *app) showRegister(w http.ResponseWriter, r *http.Request) {
+func (a *app) showRegister(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
-		a.clientError(w, r, http.StatusNotFound, "err.registration_closed")
-		return
+		return refuse(http.StatusNotFound, "err.registration_closed")
 	}
-	a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "register", Action: "/register"})
+	return a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "register", Action: "/register"})
 }
 
-func (a *app) register(w http.ResponseWriter, r *http.Request) {
+func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
-		a.clientError(w, r, http.StatusNotFound, "err.registration_closed")
-		return
+		return refuse(http.StatusNotFound, "err.registration_closed")
 	}
-	if !a.parseForm(w, r) {
-		return
+	if err := parseForm(r); err != nil {
+		return err
 	}
-	p := &accountPage{Kind: "register", Action: "/register", Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email")}
+	p := newAccountPage(r, "register", "/register")
 	lang := chooseLanguage(r, nil)
-	t := tr{lang}
-	fe := a.passwordsMatch(t, r)
-	if len(fe) == 0 {
-		u, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: lang})
-		if err == nil {
-			a.logIn(w, r, u, "", "/calendar")
-			return
-		}
-		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	}
-	p.Errors = fe
-	a.render(w, r, http.StatusUnprocessableEntity, "account", p)
+	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, next: "/calendar",
+		save: func(password string) (*store.User, error) {
+			return a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
+		}})
 }
 
-func (a *app) showForgot(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "forgot", &simplePage{})
+func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {
+	return a.render(w, r, http.StatusOK, "forgot", &simplePage{})
 }
 
 type profilePage struct {
@@ -267,44 +268,41 @@ type profilePage struct {
 	PwdErrors fieldErrors
 }
 
-func (a *app) showProfile(w http.ResponseWriter, r *http.Request) {
+func (a *app) showProfile(w http.ResponseWriter, r *http.Request) error {
 	u := currentUser(r)
-	a.render(w, r, http.StatusOK, "profile", &profilePage{Name: u.Name, Language: u.Language})
+	return a.render(w, r, http.StatusOK, "profile", &profilePage{Name: u.Name, Language: u.Language})
 }
 
-func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	p := &profilePage{Name: r.PostForm.Get("name"), Language: r.PostForm.Get("language")}
 	err := a.store.UpdateProfile(r.Context(), u.ID, p.Name, p.Language)
 	if err == nil {
-		a.sessions.Put(r.Context(), sessFlash, "flash.saved")
-		http.Redirect(w, r, "/profile", http.StatusSeeOther)
-		return
+		a.seeOther(w, r, "/profile", "flash.saved")
+		return nil
 	}
 	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
 }
 
 // changePassword needs the current password, so a phone left unlocked
 // cannot be used to take the account over.
-func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) changePassword(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
 	p := &profilePage{Name: u.Name, Language: u.Language}
-	fe := a.passwordsMatch(t, r)
+	fe := passwordsMatch(t, r)
 	if _, err := a.store.Authenticate(r.Context(), u.Email, r.PostForm.Get("current")); err != nil {
 		if !errors.Is(err, store.ErrBadCredentials) {
-			a.serverError(w, r, err)
-			return
+			return err
 		}
 		a.metrics.failedLogins.Inc()
 		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
@@ -314,18 +312,15 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 		err := a.store.SetPassword(r.Context(), u.ID, r.PostForm.Get("password"))
 		if err == nil {
 			if err := a.sessions.RenewToken(r.Context()); err != nil {
-				a.serverError(w, r, err)
-				return
+				return err
 			}
-			a.sessions.Put(r.Context(), sessFlash, "flash.password_changed")
-			http.Redirect(w, r, "/profile", http.StatusSeeOther)
-			return
+			a.seeOther(w, r, "/profile", "flash.password_changed")
+			return nil
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	p.PwdErrors = fe
-	a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
 }

@@ -32,7 +32,12 @@ type choice struct {
 	Error   string
 }
 
-// availabilityFor fills the choices for the form's dates; bad dates leave
+// FieldError is for the field_error partial under the persons field.
+func (c choice) FieldError() fieldError {
+	return fieldError{Field: "persons-" + strconv.FormatInt(c.Acc.ID, 10), Text: c.Error}
+}
+
+// fillChoices fills the choices for the form's dates; bad dates leave
 // Known false and the form still shows every accommodation.
 func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) error {
 	accs, err := a.store.Accommodations(r.Context(), false)
@@ -73,20 +78,19 @@ func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) er
 
 // renderBookingForm shows the new or edit form with the free beds for its
 // dates; exclude is the booking being edited (its own beds count as free).
-func (a *app) renderBookingForm(w http.ResponseWriter, r *http.Request, status int, p *bookingFormPage, exclude int64) {
+func (a *app) renderBookingForm(w http.ResponseWriter, r *http.Request, status int, p *bookingFormPage, exclude int64) error {
 	if err := a.fillChoices(r, p, exclude); err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, status, "booking_form", p)
+	return a.render(w, r, status, "booking_form", p)
 }
 
-func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) {
+func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) error {
 	p := &bookingFormPage{Action: "/bookings", Form: formFromQuery(r.URL.Query())}
 	if p.Form.Arrival == "" {
 		p.Form.Arrival = a.store.Today().String()
 	}
-	a.renderBookingForm(w, r, http.StatusOK, p, 0)
+	return a.renderBookingForm(w, r, http.StatusOK, p, 0)
 }
 
 // formFromQuery reads the booking form from a URL: links from the calendar
@@ -124,9 +128,9 @@ func bookingErrorReason(err error) string {
 	}
 }
 
-func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
-	if !a.parseForm(w, r) {
-		return
+func (a *app) createBooking(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
@@ -135,14 +139,12 @@ func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
 	if len(fe) == 0 {
 		b, err := a.store.CreateBooking(r.Context(), u, in)
 		if err == nil {
-			a.sessions.Put(r.Context(), sessFlash, "flash.booking_created")
-			http.Redirect(w, r, "/bookings/"+strconv.FormatInt(b.ID, 10), http.StatusSeeOther)
-			return
+			a.seeOther(w, r, bookingURL(b.ID), "flash.booking_created")
+			return nil
 		}
 		a.metrics.creationErrors.WithLabelValues(bookingErrorReason(err)).Inc()
 		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	} else {
 		a.metrics.creationErrors.WithLabelValues("validation").Inc()
@@ -150,7 +152,7 @@ func (a *app) createBooking(w http.ResponseWriter, r *http.Request) {
 	// The refused form is still the new-booking page (menu, language switch),
 	// though it answers the POST to /bookings.
 	p := &bookingFormPage{base: base{Path: "/bookings/new"}, Action: "/bookings", Form: form, Errors: fe}
-	a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, 0)
+	return a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, 0)
 }
 
 // bookingPage shows one booking with its history and what the viewer may do.
@@ -166,63 +168,59 @@ type bookingPage struct {
 	Errors    fieldErrors
 }
 
-func (a *app) loadBookingPage(w http.ResponseWriter, r *http.Request) (*bookingPage, bool) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return nil, false
+func (a *app) loadBookingPage(r *http.Request) (*bookingPage, error) {
+	id, err := idParam(r)
+	if err != nil {
+		return nil, err
 	}
 	u := currentUser(r)
 	b, err := a.store.Booking(r.Context(), u, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return nil, false
+		return nil, err
 	}
 	p := &bookingPage{Booking: b, Private: b.MayChange(u)}
 	if !p.Private {
 		// Other members see the stay as in the calendar, nothing more.
 		b.Notes, b.Reason = "", ""
-		return p, true
+		return p, nil
 	}
 	if p.Events, err = a.store.Events(r.Context(), id); err != nil {
-		a.serverError(w, r, err)
-		return nil, false
+		return nil, err
 	}
 	over := b.Departure <= a.store.Today()
 	p.CanEdit = b.HoldsBeds() && (u.IsAdmin() || !over)
 	p.CanCancel = p.CanEdit
 	p.CanDecide = u.IsAdmin() && b.Status == store.StatusPending
-	return p, true
+	return p, nil
 }
 
 // loadOwnBooking is loadBookingPage for the pages that change a booking.
-func (a *app) loadOwnBooking(w http.ResponseWriter, r *http.Request) (*bookingPage, bool) {
-	p, ok := a.loadBookingPage(w, r)
-	if ok && !p.Private {
-		a.clientError(w, r, http.StatusForbidden, "err.forbidden")
-		return nil, false
+func (a *app) loadOwnBooking(r *http.Request) (*bookingPage, error) {
+	p, err := a.loadBookingPage(r)
+	if err == nil && !p.Private {
+		return nil, refuse(http.StatusForbidden, "err.forbidden")
 	}
-	return p, ok
+	return p, err
 }
 
-func (a *app) showBooking(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.loadBookingPage(w, r)
-	if !ok {
-		return
+func (a *app) showBooking(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.loadBookingPage(r)
+	if err != nil {
+		return err
 	}
-	a.render(w, r, http.StatusOK, "booking", p)
+	return a.render(w, r, http.StatusOK, "booking", p)
 }
 
-func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
-	bp, ok := a.loadOwnBooking(w, r)
-	if !ok {
-		return
+func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) error {
+	bp, err := a.loadOwnBooking(r)
+	if err != nil {
+		return err
 	}
 	if !bp.CanEdit {
-		a.clientError(w, r, http.StatusConflict, "err.conflict")
-		return
+		return refuse(http.StatusConflict, "err.conflict")
 	}
 	b := bp.Booking
-	p := &bookingFormPage{Booking: b, Action: "/bookings/" + strconv.FormatInt(b.ID, 10) + "/edit",
+	p := &bookingFormPage{Booking: b, Action: bookingURL(b.ID) + "/edit",
 		Form: bookingForm{Arrival: b.Arrival.String(), Departure: b.Departure.String(), Notes: b.Notes, Persons: map[int64]string{}}}
 	for _, it := range b.Items {
 		p.Form.Persons[it.AccommodationID] = strconv.Itoa(it.Persons)
@@ -232,13 +230,16 @@ func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) {
 	if q := r.URL.Query(); q.Has("arrival") {
 		p.Form = formFromQuery(q)
 	}
-	a.renderBookingForm(w, r, http.StatusOK, p, b.ID)
+	return a.renderBookingForm(w, r, http.StatusOK, p, b.ID)
 }
 
-func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
-	bp, ok := a.loadOwnBooking(w, r)
-	if !ok || !a.parseForm(w, r) {
-		return
+func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) error {
+	bp, err := a.loadOwnBooking(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
@@ -247,86 +248,85 @@ func (a *app) updateBooking(w http.ResponseWriter, r *http.Request) {
 	if len(fe) == 0 {
 		_, err := a.store.UpdateBooking(r.Context(), u, b.ID, in)
 		if err == nil {
-			a.sessions.Put(r.Context(), sessFlash, "flash.booking_updated")
-			http.Redirect(w, r, "/bookings/"+strconv.FormatInt(b.ID, 10), http.StatusSeeOther)
-			return
+			a.seeOther(w, r, bookingURL(b.ID), "flash.booking_updated")
+			return nil
 		}
 		if fe, err = problemsOf(t, err, fe); err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
 	}
-	p := &bookingFormPage{Booking: b, Action: "/bookings/" + strconv.FormatInt(b.ID, 10) + "/edit", Form: form, Errors: fe}
-	a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, b.ID)
+	p := &bookingFormPage{Booking: b, Action: bookingURL(b.ID) + "/edit", Form: form, Errors: fe}
+	return a.renderBookingForm(w, r, http.StatusUnprocessableEntity, p, b.ID)
 }
 
-func (a *app) showCancelBooking(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.loadOwnBooking(w, r)
-	if !ok {
-		return
+// bookingURL is the page of one booking.
+func bookingURL(id int64) string { return "/bookings/" + strconv.FormatInt(id, 10) }
+
+func (a *app) showCancelBooking(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.loadOwnBooking(r)
+	if err != nil {
+		return err
 	}
 	if !p.CanCancel {
-		a.clientError(w, r, http.StatusConflict, "err.conflict")
-		return
+		return refuse(http.StatusConflict, "err.conflict")
 	}
-	a.render(w, r, http.StatusOK, "cancel", p)
+	return a.render(w, r, http.StatusOK, "cancel", p)
 }
 
-func (a *app) cancelBooking(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return
+func (a *app) cancelBooking(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r)
+	if err != nil {
+		return err
 	}
 	if err := a.store.CancelBooking(r.Context(), currentUser(r), id); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.booking_cancelled")
-	http.Redirect(w, r, "/bookings/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	a.seeOther(w, r, bookingURL(id), "flash.booking_cancelled")
+	return nil
 }
 
-func (a *app) acceptBooking(w http.ResponseWriter, r *http.Request) {
-	id, ok := a.idParam(w, r)
-	if !ok {
-		return
+func (a *app) acceptBooking(w http.ResponseWriter, r *http.Request) error {
+	id, err := idParam(r)
+	if err != nil {
+		return err
 	}
 	if err := a.store.AcceptBooking(r.Context(), currentUser(r), id); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.sessions.Put(r.Context(), sessFlash, "flash.booking_accepted")
-	a.redirectBack(w, r, "/bookings/"+strconv.FormatInt(id, 10))
+	a.redirectBack(w, r, bookingURL(id), "flash.booking_accepted")
+	return nil
 }
 
-func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.loadOwnBooking(w, r)
-	if !ok || !a.parseForm(w, r) {
-		return
+func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.loadOwnBooking(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	u := currentUser(r)
 	reason := r.PostForm.Get("reason")
-	err := a.store.RejectBooking(r.Context(), u, p.Booking.ID, reason)
+	err = a.store.RejectBooking(r.Context(), u, p.Booking.ID, reason)
 	if err == nil {
-		a.sessions.Put(r.Context(), sessFlash, "flash.booking_rejected")
-		a.redirectBack(w, r, "/bookings/"+strconv.FormatInt(p.Booking.ID, 10))
-		return
+		a.redirectBack(w, r, bookingURL(p.Booking.ID), "flash.booking_rejected")
+		return nil
 	}
 	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	p.Reason = reason
-	a.render(w, r, http.StatusUnprocessableEntity, "booking", p)
+	return a.render(w, r, http.StatusUnprocessableEntity, "booking", p)
 }
 
-// redirectBack returns to the page named in the form's "back" field (the
-// dashboard posts from its list), else to fallback.
-func (a *app) redirectBack(w http.ResponseWriter, r *http.Request, fallback string) {
+// redirectBack is seeOther to the page named in the form's "back" field
+// (the dashboard posts from its list), else to fallback.
+func (a *app) redirectBack(w http.ResponseWriter, r *http.Request, fallback, flash string) {
 	back := r.PostFormValue("back")
 	if back == "" {
 		back = fallback
 	}
-	http.Redirect(w, r, localRedirect(back), http.StatusSeeOther)
+	a.seeOther(w, r, localRedirect(back), flash)
 }
 
 // listPage is a list of bookings with its filter.
@@ -340,7 +340,7 @@ type listPage struct {
 	Admin    bool
 }
 
-func (a *app) bookingList(w http.ResponseWriter, r *http.Request, userID int64, page string) {
+func (a *app) bookingList(w http.ResponseWriter, r *http.Request, userID int64, page string) error {
 	q := r.URL.Query()
 	f := store.BookingFilter{UserID: userID, When: q.Get("when"), Status: q.Get("status")}
 	if f.When == "" {
@@ -348,21 +348,19 @@ func (a *app) bookingList(w http.ResponseWriter, r *http.Request, userID int64, 
 	}
 	if f.When != store.WhenUpcoming && f.When != store.WhenPast && f.When != store.WhenAll ||
 		f.Status != "" && !slices.Contains(store.Statuses, f.Status) {
-		a.clientError(w, r, http.StatusBadRequest, "err.bad_filter")
-		return
+		return refuse(http.StatusBadRequest, "err.bad_filter")
 	}
 	bs, err := a.store.Bookings(r.Context(), f)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	a.render(w, r, http.StatusOK, page, &listPage{Bookings: bs, When: f.When, Status: f.Status, Statuses: store.Statuses, Admin: userID == 0})
+	return a.render(w, r, http.StatusOK, page, &listPage{Bookings: bs, When: f.When, Status: f.Status, Statuses: store.Statuses, Admin: userID == 0})
 }
 
-func (a *app) showMyBookings(w http.ResponseWriter, r *http.Request) {
-	a.bookingList(w, r, currentUser(r).ID, "bookings")
+func (a *app) showMyBookings(w http.ResponseWriter, r *http.Request) error {
+	return a.bookingList(w, r, currentUser(r).ID, "bookings")
 }
 
-func (a *app) showAllBookings(w http.ResponseWriter, r *http.Request) {
-	a.bookingList(w, r, 0, "bookings")
+func (a *app) showAllBookings(w http.ResponseWriter, r *http.Request) error {
+	return a.bookingList(w, r, 0, "bookings")
 }

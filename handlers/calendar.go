@@ -68,12 +68,11 @@ func parseMonth(s string, today store.Date) (store.Date, bool) {
 
 // showCalendar renders the month view. The month's body is rendered once per
 // change of the data and reused; a page view then costs the layout only.
-func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) {
+func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	today := a.store.Today()
 	month, ok := parseMonth(r.URL.Query().Get("month"), today)
 	if !ok {
-		a.clientError(w, r, http.StatusBadRequest, "err.bad_month")
-		return
+		return refuse(http.StatusBadRequest, "err.bad_month")
 	}
 	u := currentUser(r)
 	key := calendarKey{month: month, today: today, lang: chooseLanguage(r, u)}
@@ -82,28 +81,25 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) {
 	// unless a flash message is waiting to be shown once.
 	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
 	flash := a.sessions.Exists(r.Context(), sessFlash)
-	if !flash {
-		if page, ok := a.cached(pageKey); ok {
-			writeHTML(w, http.StatusOK, key.lang, page)
-			return
-		}
+	page, version, ok := a.pages.get(pageKey)
+	if ok && !flash {
+		writeHTML(w, http.StatusOK, key.lang, page)
+		return nil
 	}
-	gen := a.store.Generation()
-	body, err := a.calendarBody(r, key)
+	body, err := a.monthBody(r, key)
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	page, lang, err := a.renderBytes(r, "calendar", &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)})
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	writeHTML(w, http.StatusOK, lang, page)
 	if !flash {
-		a.keep(gen, pageKey, bytes.Clone(page))
+		a.pages.put(version, pageKey, bytes.Clone(page))
 	}
 	bufPool.Put(bytes.NewBuffer(page[:0]))
+	return nil
 }
 
 // calendarPageKey names one rendered calendar page for one viewer.
@@ -115,41 +111,10 @@ type calendarPageKey struct {
 // Enough pages for every member of a large family looking at a few months.
 const maxCachedPages = 256
 
-func (a *app) cached(k calendarPageKey) ([]byte, bool) {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.pagesGen != gen {
-		return nil, false
-	}
-	p, ok := a.pages[k]
-	return p, ok
-}
-
-// keep stores a page rendered from the data of generation gen, unless the
-// data has changed since.
-func (a *app) keep(gen uint64, k calendarPageKey, page []byte) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if gen != a.store.Generation() {
-		return
-	}
-	if a.pagesGen != gen || len(a.pages) >= maxCachedPages {
-		clear(a.pages)
-		a.pagesGen = gen
-	}
-	a.pages[k] = page
-}
-
-func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
-	gen := a.store.Generation()
-	a.mu.Lock()
-	if a.calGen != gen {
-		clear(a.calendar)
-		a.calGen = gen
-	}
-	body, ok := a.calendar[key]
-	a.mu.Unlock()
+// monthBody is the rendered body of a month, from the cache while the data
+// has not changed.
+func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
+	body, version, ok := a.months.get(key)
 	if ok {
 		return body, nil
 	}
@@ -194,14 +159,7 @@ func (a *app) calendarBody(r *http.Request, key calendarKey) ([]byte, error) {
 		return nil, err
 	}
 	body = buf.Bytes()
-	a.mu.Lock()
-	if a.calGen == gen {
-		if len(a.calendar) >= maxCachedMonths {
-			clear(a.calendar)
-		}
-		a.calendar[key] = body
-	}
-	a.mu.Unlock()
+	a.months.put(version, key, body)
 	return body, nil
 }
 
@@ -219,35 +177,34 @@ type availRow struct {
 	Free []int
 }
 
-func (a *app) showAvailability(w http.ResponseWriter, r *http.Request) {
+func (a *app) showAvailability(w http.ResponseWriter, r *http.Request) error {
 	today := a.store.Today()
 	month, ok := parseMonth(r.URL.Query().Get("month"), today)
 	if !ok {
-		a.clientError(w, r, http.StatusBadRequest, "err.bad_month")
-		return
+		return refuse(http.StatusBadRequest, "err.bad_month")
 	}
 	av, err := a.store.Availability(r.Context(), month, month.AddMonths(1), 0)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	p := &availabilityPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Av: av}
 	for i, acc := range av.Accommodations {
 		p.Rows = append(p.Rows, availRow{Acc: acc, Free: av.Free[i]})
 	}
-	a.render(w, r, http.StatusOK, "availability", p)
+	return a.render(w, r, http.StatusOK, "availability", p)
 }
 
 // availabilityJSON serves the free beds for a date range to the booking
 // form's script: {"nights":2,"free":{"1":2,"2":4}} (the fewest free beds of
-// each accommodation over the nights).
-func (a *app) availabilityJSON(w http.ResponseWriter, r *http.Request) {
+// each accommodation over the nights). Its errors are JSON too, for the
+// script, so it never returns one to the page adapter.
+func (a *app) availabilityJSON(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	from, err1 := store.ParseDate(q.Get("arrival"))
 	to, err2 := store.ParseDate(q.Get("departure"))
 	if err1 != nil || err2 != nil || to <= from || to-from > store.MaxRangeDays {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "arrival and departure must be dates (YYYY-MM-DD), departure after arrival"})
-		return
+		return nil
 	}
 	var exclude int64
 	if id, ok := cutID("booking."+q.Get("booking"), "booking."); ok {
@@ -260,7 +217,7 @@ func (a *app) availabilityJSON(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 		a.log.Error("availability", "request_id", info(r).id, "err", err)
-		return
+		return nil
 	}
 	free := map[string]int{}
 	for _, acc := range av.Accommodations {
@@ -268,4 +225,5 @@ func (a *app) availabilityJSON(w http.ResponseWriter, r *http.Request) {
 		free[strconv.FormatInt(acc.ID, 10)] = m
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"nights": int(to - from), "free": free})
+	return nil
 }

@@ -16,7 +16,9 @@ import (
 // both texts of a key take the same arguments.
 func TestCatalogComplete(t *testing.T) {
 	used := map[string]bool{}
-	keyRe := regexp.MustCompile(`\b(?:t|T|clientError\(w, r, [^,]+,|sessFlash,)\s*\(?\s*"([a-z_]+\.[a-z_.0-9]+)"`)
+	keyRe := regexp.MustCompile(`\b(?:t|T|refuse\([^,]+,|showError\(w, r, [^,]+,|http\.Status\w+,)\s*\(?\s*"([a-z_]+\.[a-z_.0-9]+)"`)
+	// Flash messages are passed along before they are shown.
+	flashRe := regexp.MustCompile(`"(flash\.[a-z_.0-9]+)"`)
 	files, _ := filepath.Glob("../templates/*.html")
 	gofiles, _ := filepath.Glob("*.go")
 	for _, f := range append(files, gofiles...) {
@@ -28,6 +30,9 @@ func TestCatalogComplete(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+		for _, m := range flashRe.FindAllStringSubmatch(string(b), -1) {
 			used[m[1]] = true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"booking/store"
 )
@@ -19,19 +20,20 @@ type errorPage struct {
 type simplePage struct{ base }
 
 // serverError logs the cause with the request id and shows a page that
-// gives away nothing but that id.
+// gives away nothing but that id. Handlers return their errors instead; this
+// is for the middleware around them.
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.logServerError(r, err)
+	a.showError(w, r, http.StatusInternalServerError, "err.server")
+}
+
+func (a *app) logServerError(r *http.Request, err error) {
 	ri := info(r)
 	a.log.Error("server error", "request_id", ri.id, "method", r.Method, "route", ri.route, "err", err)
-	a.errorPage(w, r, http.StatusInternalServerError, "err.server")
 }
 
-// clientError shows the friendly page for a 4xx with a message key.
-func (a *app) clientError(w http.ResponseWriter, r *http.Request, status int, key string) {
-	a.errorPage(w, r, status, key)
-}
-
-func (a *app) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+// showError shows the friendly page of a status with a message key.
+func (a *app) showError(w http.ResponseWriter, r *http.Request, status int, key string) {
 	// An error while rendering the error page must not recurse.
 	p := &errorPage{Status: status, Message: key}
 	b := p.page()
@@ -58,21 +60,62 @@ func (a *app) errorPage(w http.ResponseWriter, r *http.Request, status int, key 
 	w.Write(buf.Bytes())
 }
 
-// fail maps a store error to its page: the one place where sentinel errors
-// become status codes.
-func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+// handlerFunc is a page handler that returns what went wrong instead of
+// writing an error page itself: errorHandler writes it, in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// httpError is a refusal a handler decides itself (a malformed form, a
+// closed registration...): a status with the catalogue key of its message.
+type httpError struct {
+	status int
+	key    string
+}
+
+func (e *httpError) Error() string { return strconv.Itoa(e.status) + " " + e.key }
+
+// refuse is the error a handler returns to answer with a status and a
+// message of its own.
+func refuse(status int, key string) error { return &httpError{status: status, key: key} }
+
+// errorHandler turns a handlerFunc into an http.Handler: a returned error
+// becomes the friendly page of its status. Handlers return an error only
+// before they have written anything.
+func (a *app) errorHandler(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+// errorStatus is the one place where errors become status codes: a
+// handler's own refusal, a store sentinel, and anything else is a 500.
+func errorStatus(err error) (status int, key string) {
+	var he *httpError
 	switch {
+	case errors.As(err, &he):
+		return he.status, he.key
 	case errors.Is(err, store.ErrNotFound):
-		a.clientError(w, r, http.StatusNotFound, "err.not_found")
+		return http.StatusNotFound, "err.not_found"
 	case errors.Is(err, store.ErrForbidden):
-		a.clientError(w, r, http.StatusForbidden, "err.forbidden")
+		return http.StatusForbidden, "err.forbidden"
 	case errors.Is(err, store.ErrConflict):
-		a.clientError(w, r, http.StatusConflict, "err.conflict")
+		return http.StatusConflict, "err.conflict"
 	case errors.Is(err, store.ErrTokenInvalid):
-		a.clientError(w, r, http.StatusGone, "err.link_invalid")
+		return http.StatusGone, "err.link_invalid"
 	case errors.Is(err, store.ErrInvalid):
-		a.clientError(w, r, http.StatusUnprocessableEntity, "err.invalid")
+		return http.StatusUnprocessableEntity, "err.invalid"
 	default:
-		a.serverError(w, r, err)
+		return http.StatusInternalServerError, "err.server"
 	}
+}
+
+// fail shows the page for err; a server error is logged with the request
+// id, and its page gives away nothing but that id.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, key := errorStatus(err)
+	if status >= http.StatusInternalServerError {
+		a.logServerError(r, err)
+	}
+	a.showError(w, r, status, key)
 }

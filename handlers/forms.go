@@ -14,8 +14,15 @@ import (
 // fieldErrors are translated messages by form field name.
 type fieldErrors map[string]string
 
-// has is for templates: {{if .Errors.has "email"}}.
+// Has is for templates: {{if .Errors.Has "email"}}.
 func (fe fieldErrors) Has(field string) bool { _, ok := fe[field]; return ok }
+
+// fieldError is what the field_error partial shows: the message of a field
+// and the field's id, which names the message's id.
+type fieldError struct{ Field, Text string }
+
+// For is for templates: {{template "field_error" .Errors.For "email"}}.
+func (fe fieldErrors) For(field string) fieldError { return fieldError{Field: field, Text: fe[field]} }
 
 // problemsOf translates a store validation error into messages per field.
 // Any other error is returned for the caller to handle.
@@ -37,28 +44,34 @@ func problemsOf(t tr, err error, fe fieldErrors) (fieldErrors, error) {
 
 // parseForm reads a posted form; an oversized or malformed body is the
 // client's fault, never a 500.
-func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
+func parseForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			a.clientError(w, r, http.StatusRequestEntityTooLarge, "err.too_large")
-		} else {
-			a.clientError(w, r, http.StatusBadRequest, "err.bad_request")
+			return refuse(http.StatusRequestEntityTooLarge, "err.too_large")
 		}
-		return false
+		return refuse(http.StatusBadRequest, "err.bad_request")
 	}
-	return true
+	return nil
 }
 
 // idParam reads the numeric {id} of the route; the route pattern already
 // guarantees digits, but not that they fit an int64.
-func (a *app) idParam(w http.ResponseWriter, r *http.Request) (int64, bool) {
+func idParam(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
 	if err != nil || id <= 0 {
-		a.clientError(w, r, http.StatusNotFound, "err.not_found")
-		return 0, false
+		return 0, refuse(http.StatusNotFound, "err.not_found")
 	}
-	return id, true
+	return id, nil
+}
+
+// idAndForm is idParam and parseForm for a post to one record.
+func idAndForm(r *http.Request) (int64, error) {
+	id, err := idParam(r)
+	if err != nil {
+		return 0, err
+	}
+	return id, parseForm(r)
 }
 
 // localRedirect accepts only paths on this site as a post-login target, so

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -55,13 +54,10 @@ type app struct {
 	metricsToken string
 	backups      BackupStatus
 
-	mu       sync.Mutex
-	calendar map[calendarKey][]byte // rendered month bodies, see calendar.go
-	calGen   uint64
-	pages    map[calendarPageKey][]byte // whole calendar pages per viewer
-	pagesGen uint64
-	pending  int
-	pendGen  uint64
+	// Caches of what only changes with the data, see calendar.go.
+	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
+	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
+	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
 }
 
 // New builds the HTTP handler of the whole server.
@@ -98,8 +94,9 @@ func New(cfg Config) (http.Handler, error) {
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
 		backups:      cfg.Backups,
-		calendar:     map[calendarKey][]byte{},
-		pages:        map[calendarPageKey][]byte{},
+		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
+		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
+		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 	}
 	// A session that cannot be loaded or saved (the database is gone) still
 	// gets the friendly page.

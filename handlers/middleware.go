@@ -208,11 +208,13 @@ func (a *app) requireMember(next http.Handler) http.Handler {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			a.clientError(w, r, http.StatusForbidden, "err.login_required")
+			a.showError(w, r, http.StatusForbidden, "err.login_required")
 			return
 		}
 		if !u.CanBook() {
-			a.render(w, r, http.StatusForbidden, "waiting", &simplePage{})
+			if err := a.render(w, r, http.StatusForbidden, "waiting", &simplePage{}); err != nil {
+				a.serverError(w, r, err)
+			}
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -223,7 +225,7 @@ func (a *app) requireMember(next http.Handler) http.Handler {
 func (a *app) requireAdmin(next http.Handler) http.Handler {
 	return a.requireMember(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !currentUser(r).IsAdmin() {
-			a.clientError(w, r, http.StatusForbidden, "err.admins_only")
+			a.showError(w, r, http.StatusForbidden, "err.admins_only")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -69,7 +69,7 @@ func (a *app) limitPosts(next http.Handler) http.Handler {
 		ip := clientIP(r)
 		if a.limiter.blocked(ip) {
 			w.Header().Set("Retry-After", "60")
-			a.clientError(w, r, http.StatusTooManyRequests, "err.too_many")
+			a.showError(w, r, http.StatusTooManyRequests, "err.too_many")
 			return
 		}
 		next.ServeHTTP(w, r)

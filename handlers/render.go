@@ -93,14 +93,14 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // render executes a page into a buffer first, so a template error becomes a
 // clean 500 page instead of half a page with a 200 status.
-func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page string, data pageData) {
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page string, data pageData) error {
 	body, lang, err := a.renderBytes(r, page, data)
 	if err != nil {
-		a.serverError(w, r, err)
-		return
+		return err
 	}
 	writeHTML(w, status, lang, body)
 	bufPool.Put(bytes.NewBuffer(body[:0]))
+	return nil
 }
 
 // renderBytes executes a page. The returned slice comes from a pool: the
@@ -119,6 +119,15 @@ func (a *app) renderBytes(r *http.Request, page string, data pageData) ([]byte, 
 		return nil, "", fmt.Errorf("render %s: %w", page, err)
 	}
 	return buf.Bytes(), b.Lang, nil
+}
+
+// seeOther answers a successful post with a redirect to a page that shows
+// the flash message (a catalogue key; none when empty) once.
+func (a *app) seeOther(w http.ResponseWriter, r *http.Request, to, flash string) {
+	if flash != "" {
+		a.sessions.Put(r.Context(), sessFlash, flash)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func writeHTML(w http.ResponseWriter, status int, lang string, body []byte) {

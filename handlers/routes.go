@@ -14,16 +14,17 @@ func (a *app) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Use(routeName)
 	r.NotFoundHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.clientError(w, r, http.StatusNotFound, "err.not_found")
+		a.showError(w, r, http.StatusNotFound, "err.not_found")
 	}))
 	r.MethodNotAllowedHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.clientError(w, r, http.StatusMethodNotAllowed, "err.method")
+		a.showError(w, r, http.StatusMethodNotAllowed, "err.method")
 	}))
 
-	public := func(h http.HandlerFunc) http.Handler { return a.withSession(h) }
-	guarded := func(h http.HandlerFunc) http.Handler { return a.limitPosts(a.withSession(h)) }
-	member := func(h http.HandlerFunc) http.Handler { return a.withSession(a.requireMember(h)) }
-	admin := func(h http.HandlerFunc) http.Handler { return a.withSession(a.requireAdmin(h)) }
+	public := func(h handlerFunc) http.Handler { return a.withSession(a.errorHandler(h)) }
+	guarded := func(h handlerFunc) http.Handler { return a.limitPosts(public(h)) }
+	member := func(h handlerFunc) http.Handler { return a.withSession(a.requireMember(a.errorHandler(h))) }
+	guardedMember := func(h handlerFunc) http.Handler { return a.limitPosts(member(h)) }
+	admin := func(h handlerFunc) http.Handler { return a.withSession(a.requireAdmin(a.errorHandler(h))) }
 	const get, post = http.MethodGet, http.MethodPost
 
 	// Machines.
@@ -67,7 +68,7 @@ func (a *app) routes() http.Handler {
 	r.Handle("/bookings/{id:[0-9]+}/cancel", member(a.cancelBooking)).Methods(post)
 	r.Handle("/profile", member(a.showProfile)).Methods(get)
 	r.Handle("/profile", member(a.updateProfile)).Methods(post)
-	r.Handle("/profile/password", guarded(a.requireMemberFunc(a.changePassword))).Methods(post)
+	r.Handle("/profile/password", guardedMember(a.changePassword)).Methods(post)
 
 	// Administration.
 	r.Handle("/admin", admin(a.showDashboard)).Methods(get)
@@ -93,13 +94,7 @@ func (a *app) routes() http.Handler {
 	// browser's Sec-Fetch-Site/Origin headers: no tokens in forms.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.clientError(w, r, http.StatusForbidden, "err.cross_origin")
+		a.showError(w, r, http.StatusForbidden, "err.cross_origin")
 	})))
 	return a.observe(secureHeaders(limitBody(cop.Handler(r))))
-}
-
-// requireMemberFunc is requireMember for a chain that also has the rate
-// limit and the session in front.
-func (a *app) requireMemberFunc(h http.HandlerFunc) http.HandlerFunc {
-	return a.requireMember(h).ServeHTTP
 }
