@@ -37,21 +37,6 @@ type TableSummary struct {
 	Checksum string
 }
 
-// BookingSummary is enough of a booking to recognise it.
-type BookingSummary struct {
-	ID        int64
-	Owner     string
-	Arrival   Date
-	Departure Date
-	Status    string
-	CreatedAt time.Time
-}
-
-func (b *BookingSummary) String() string {
-	return fmt.Sprintf("#%d by %s, %s to %s, %s, created %s", b.ID, b.Owner, b.Arrival, b.Departure, b.Status,
-		b.CreatedAt.Format(time.RFC3339))
-}
-
 // Table returns the summary of the named table, nil if there is none.
 func (s *DatabaseSummary) Table(name string) *TableSummary {
 	for i := range s.Tables {
@@ -173,12 +158,11 @@ func summarize(ctx context.Context, path string, immutable bool) (*DatabaseSumma
 		}
 		s.Tables = append(s.Tables, ts)
 	}
-	if t := s.Table("bookings"); t != nil {
-		s.Bookings = t.Rows
-		if err := latestBooking(ctx, tx, s); err != nil {
-			return nil, fmt.Errorf("summarize %s: %w", path, err)
-		}
+	b, err := SummarizeBookings(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("summarize %s: %w", path, err)
 	}
+	s.Bookings, s.LatestBooking, s.LastBookingChange = b.Count, b.Latest, b.LastChange
 	return s, nil
 }
 
@@ -227,30 +211,6 @@ func summarizeTable(ctx context.Context, tx *sql.Tx, name string) (TableSummary,
 	}
 	ts.Checksum = hex.EncodeToString(h.Sum(nil)[:8])
 	return ts, nil
-}
-
-func latestBooking(ctx context.Context, tx *sql.Tx, s *DatabaseSummary) error {
-	var (
-		b                  BookingSummary
-		arr, dep, created  string
-		owner, lastChanged sql.NullString
-	)
-	err := tx.QueryRowContext(ctx, `SELECT b.id, COALESCE(u.name, '?'), b.arrival, b.departure, b.status, b.created_at,
-			(SELECT MAX(updated_at) FROM bookings)
-		FROM bookings b LEFT JOIN users u ON u.id = b.user_id
-		ORDER BY b.created_at DESC, b.id DESC LIMIT 1`).Scan(&b.ID, &owner, &arr, &dep, &b.Status, &created, &lastChanged)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	b.Owner = owner.String
-	b.Arrival, _ = ParseDate(arr)
-	b.Departure, _ = ParseDate(dep)
-	b.CreatedAt = parseTimestamp(created)
-	s.LatestBooking = &b
-	s.LastBookingChange = parseTimestamp(lastChanged.String)
-	return nil
 }
 
 // Verdict is the outcome of VerifyBackup.
