@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"booking/backup"
 	"booking/handlers"
 	"booking/lsconfig"
 	"booking/store"
@@ -194,11 +195,11 @@ func (c *common) openStore(ctx context.Context) (*store.Store, *lsconfig.Config,
 	return st, cfg, nil
 }
 
-// replicaConfig hands the replication settings of litestream.yml to the
-// store, which reads no configuration files itself.
-func replicaConfig(cfg *lsconfig.Config, logger *slog.Logger) store.ReplicaConfig {
+// replicaConfig hands the replication settings of litestream.yml to package
+// backup, which reads no configuration files itself.
+func replicaConfig(cfg *lsconfig.Config, logger *slog.Logger) backup.ReplicaConfig {
 	r := cfg.DB().Replica
-	return store.ReplicaConfig{
+	return backup.ReplicaConfig{
 		Type:               r.Type,
 		Location:           r.Location(),
 		NewClient:          r.NewClient,
@@ -260,7 +261,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The lock says "the server is running" to "booking restore --replace"
 	// and keeps a second server (and a second Litestream) off the database.
-	lock, err := store.LockDatabase(path, "serve")
+	lock, err := backup.LockDatabase(path, "serve")
 	if err != nil {
 		return fail("cannot start", err)
 	}
@@ -268,7 +269,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	rc := replicaConfig(cfg, logger)
 	_, statErr := os.Stat(path)
-	restored, err := store.RestoreIfMissing(ctx, path, rc)
+	restored, err := backup.RestoreIfMissing(ctx, path, rc)
 	if err != nil {
 		return fail("cannot start", err)
 	}
@@ -285,7 +286,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		logger.Warn("THE DATABASE WAS MISSING: RESTORED IT FROM THE REPLICA. Check the newest bookings; changes made after the restored point are lost",
 			"db", path, "replica", rc.Location, "restored_point", restored.Point.Time.In(loc).Format(time.RFC3339),
-			"txid", store.FormatTXID(restored.Point.TXID), "bookings", restored.Summary.Bookings, "latest_booking", latest,
+			"txid", backup.FormatTXID(restored.Point.TXID), "bookings", restored.Summary.Bookings, "latest_booking", latest,
 			"took", restored.Duration.Round(time.Millisecond))
 	}
 
@@ -296,7 +297,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail("cannot start", err)
 	}
-	rep, err := store.StartReplication(ctx, path, rc)
+	rep, err := backup.StartReplication(ctx, path, rc)
 	if err != nil {
 		st.Close()
 		return fail("cannot start replication", err)
@@ -489,7 +490,7 @@ type replicaCommand struct {
 	common
 	cfg    *lsconfig.Config
 	loc    *time.Location
-	rc     store.ReplicaConfig
+	rc     backup.ReplicaConfig
 	dbPath string
 }
 
@@ -522,8 +523,8 @@ func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "booking restore-points:", err)
 		return exitError
 	}
-	list, err := store.RestorePoints(ctx, rcmd.rc)
-	if errors.Is(err, store.ErrNoBackup) {
+	list, err := backup.RestorePoints(ctx, rcmd.rc)
+	if errors.Is(err, backup.ErrNoBackup) {
 		fmt.Fprintf(stderr, "booking restore-points: %v (%s)\n", err, rcmd.rc.Location)
 		return exitError
 	} else if list == nil || len(list.Points) == 0 {
@@ -551,11 +552,11 @@ func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writ
 			w := list.Window
 			out.Window = map[string]string{"start": w.Start.Format(time.RFC3339Nano), "end": w.End.Format(time.RFC3339Nano),
 				"start_local": rcmd.local(w.Start), "end_local": rcmd.local(w.End),
-				"start_txid": store.FormatTXID(w.StartTXID), "end_txid": store.FormatTXID(w.EndTXID)}
+				"start_txid": backup.FormatTXID(w.StartTXID), "end_txid": backup.FormatTXID(w.EndTXID)}
 		}
 		for _, p := range list.Points {
-			out.Points = append(out.Points, point{Time: p.Time, LocalTime: rcmd.local(p.Time), TXID: store.FormatTXID(p.TXID),
-				MinTXID: store.FormatTXID(p.MinTXID), Level: p.Level, Size: p.Size})
+			out.Points = append(out.Points, point{Time: p.Time, LocalTime: rcmd.local(p.Time), TXID: backup.FormatTXID(p.TXID),
+				MinTXID: backup.FormatTXID(p.MinTXID), Level: p.Level, Size: p.Size})
 		}
 		if err != nil {
 			out.Problem = err.Error()
@@ -573,11 +574,11 @@ func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writ
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  TIME (%s)\tTXID\tKIND\tSIZE\n", zone)
 		for _, p := range list.Points {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rcmd.local(p.Time), store.FormatTXID(p.TXID), levelName(p.Level), humanBytes(p.Size))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rcmd.local(p.Time), backup.FormatTXID(p.TXID), levelName(p.Level), humanBytes(p.Size))
 		}
 		tw.Flush()
 		fmt.Fprintf(stdout, "\nRestore one into a new file with\n  booking restore -o restored.db --timestamp %q\nor with --txid %s.\n",
-			rcmd.local(w.End), store.FormatTXID(w.EndTXID))
+			rcmd.local(w.End), backup.FormatTXID(w.EndTXID))
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "booking restore-points:", err)
@@ -633,24 +634,24 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "booking restore:", err)
 		return exitError
 	}
-	opt := store.RestoreOptions{OutputPath: *out}
+	opt := backup.RestoreOptions{OutputPath: *out}
 	if *timestamp != "" {
-		t, err := store.ParseRestoreTime(*timestamp, rcmd.loc)
+		t, err := backup.ParseRestoreTime(*timestamp, rcmd.loc)
 		if err != nil {
 			return usageErr("--timestamp " + err.Error())
 		}
 		opt.Timestamp = t
 	}
 	if *txid != "" {
-		x, err := store.ParseTXID(*txid)
+		x, err := backup.ParseTXID(*txid)
 		if err != nil {
 			return usageErr("--txid " + err.Error())
 		}
 		opt.TXID = x
 	}
-	opt.OnPlan = func(p store.RestorePoint, files int, bytes int64) {
+	opt.OnPlan = func(p backup.RestorePoint, files int, bytes int64) {
 		fmt.Fprintf(stdout, "Restoring the state of %s %s (TXID %s) from %s (%d files, %s)...\n",
-			rcmd.local(p.Time), rcmd.loc, store.FormatTXID(p.TXID), rcmd.rc.Location, files, humanBytes(bytes))
+			rcmd.local(p.Time), rcmd.loc, backup.FormatTXID(p.TXID), rcmd.rc.Location, files, humanBytes(bytes))
 	}
 	opt.Progress = func(done, total int64) {
 		pct := 100
@@ -660,11 +661,11 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "  %3d%%  %s of %s\n", pct, humanBytes(done), humanBytes(total))
 	}
 
-	var res *store.RestoreResult
+	var res *backup.RestoreResult
 	var aside string
 	if *replace {
-		lock, err := store.LockDatabase(rcmd.dbPath, "restore --replace")
-		if errors.Is(err, store.ErrDatabaseInUse) {
+		lock, err := backup.LockDatabase(rcmd.dbPath, "restore --replace")
+		if errors.Is(err, backup.ErrDatabaseInUse) {
 			fmt.Fprintf(stderr, "booking restore: the server is running (%v).\nStop it first (sudo systemctl stop booking), then run this again.\n", err)
 			return exitError
 		} else if err != nil {
@@ -672,7 +673,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitError
 		}
 		defer lock.Release()
-		rr, err := store.ReplaceDatabase(ctx, lock, rcmd.rc, opt)
+		rr, err := backup.ReplaceDatabase(ctx, lock, rcmd.rc, opt)
 		if err != nil {
 			rcmd.restoreFailed(stderr, err)
 			return exitError
@@ -684,7 +685,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitError
 		}
 		var err error
-		if res, err = store.Restore(ctx, rcmd.rc, opt); err != nil {
+		if res, err = backup.Restore(ctx, rcmd.rc, opt); err != nil {
 			rcmd.restoreFailed(stderr, err)
 			return exitError
 		}
@@ -693,7 +694,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	s := res.Summary
 	fmt.Fprintf(stdout, "Restored %s\n", res.Path)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  state as of:\t%s %s (TXID %s)\n", rcmd.local(res.Point.Time), rcmd.loc, store.FormatTXID(res.Point.TXID))
+	fmt.Fprintf(tw, "  state as of:\t%s %s (TXID %s)\n", rcmd.local(res.Point.Time), rcmd.loc, backup.FormatTXID(res.Point.TXID))
 	fmt.Fprintf(tw, "  size:\t%s\n", humanBytes(s.Size))
 	fmt.Fprintf(tw, "  bookings:\t%d\n", s.Bookings)
 	fmt.Fprintf(tw, "  latest booking:\t%s\n", describeBooking(s.LatestBooking, rcmd.loc))
@@ -718,7 +719,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // restoreFailed prints why a restore failed, a target outside the window
 // with the window in the house's time.
 func (rcmd *replicaCommand) restoreFailed(stderr io.Writer, err error) {
-	var we *store.WindowError
+	var we *backup.WindowError
 	if errors.As(err, &we) {
 		fmt.Fprintln(stderr, "booking restore:", we.In(rcmd.loc))
 		return
@@ -762,7 +763,7 @@ func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "booking verify-backup:", err)
 		return exitError
 	}
-	rep, err := store.VerifyBackup(ctx, rcmd.dbPath, rcmd.rc, store.VerifyOptions{MaxLag: *maxLag})
+	rep, err := backup.VerifyBackup(ctx, rcmd.dbPath, rcmd.rc, backup.VerifyOptions{MaxLag: *maxLag})
 	if err != nil {
 		fmt.Fprintln(stderr, "booking verify-backup:", err)
 		return exitError
@@ -772,7 +773,7 @@ func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(tw, "  replica:\t%s\n", rcmd.rc.Location)
 	if rep.Backup != nil {
 		fmt.Fprintf(tw, "  restore window:\t%s to %s %s\n", rcmd.local(rep.Window.Start), rcmd.local(rep.Window.End), rcmd.loc)
-		fmt.Fprintf(tw, "  newest point:\t%s (TXID %s)\n", rcmd.local(rep.Point.Time), store.FormatTXID(rep.Point.TXID))
+		fmt.Fprintf(tw, "  newest point:\t%s (TXID %s)\n", rcmd.local(rep.Point.Time), backup.FormatTXID(rep.Point.TXID))
 		fmt.Fprintf(tw, "  integrity check:\tok\n")
 		fmt.Fprintf(tw, "  backup:\t%d bookings, latest %s\n", rep.Backup.Bookings, describeBooking(rep.Backup.LatestBooking, rcmd.loc))
 	}
@@ -787,7 +788,7 @@ func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, d := range rep.Differences {
 		fmt.Fprintf(stdout, "  differs: %s\n", d)
 	}
-	if rep.Verdict != store.VerdictOK {
+	if rep.Verdict != backup.VerdictOK {
 		return exitError
 	}
 	return exitOK
@@ -809,7 +810,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "booking backup:", err)
 		return exitError
 	}
-	s, err := store.BackupTo(ctx, rcmd.dbPath, *out)
+	s, err := backup.BackupTo(ctx, rcmd.dbPath, *out)
 	if err != nil {
 		fmt.Fprintln(stderr, "booking backup:", err)
 		return exitError

@@ -1,4 +1,8 @@
-package store
+// Package backup keeps the booking database safe outside the SD card: it
+// replicates it with Litestream, restores it to a point in time, and checks
+// and copies backups. It builds its own connections to the database files and
+// knows the domain only through store.SummarizeBookings.
+package backup
 
 import (
 	"context"
@@ -18,8 +22,8 @@ import (
 )
 
 // ReplicaConfig says where and how the database is replicated. main.go builds
-// it from litestream.yml (package lsconfig): the store reads no files of
-// configuration itself, so that tests can hand it any replica client.
+// it from litestream.yml (package lsconfig): this package reads no
+// configuration files itself, so that tests can hand it any replica client.
 type ReplicaConfig struct {
 	// Type ("file", "s3", "sftp") and Location (where, never with secrets)
 	// are shown to the administrator.

@@ -1,7 +1,8 @@
-package store
+package backup
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"github.com/benbjohnson/litestream/file"
 	"github.com/benbjohnson/litestream/sftp"
 	"github.com/superfly/ltx"
+
+	"booking/store"
 )
 
 // fileReplica is a replica configuration for a folder, with short intervals
@@ -32,51 +35,79 @@ func fileReplica(dir string) ReplicaConfig {
 	}
 }
 
-// replicated is a store with its replication, closed in the server's order
-// (store, then replication) at the end of the test.
+// today is the fixture's "today", 2026-08-01 in Berlin.
+var today = store.MakeDate(2026, time.August, 1)
+
+func fixedClock() time.Time { return time.Date(2026, 8, 1, 10, 0, 0, 0, berlinZone) }
+
+var berlinZone = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// replicated is a store with an admin, a member and a tent of 4 beds, and
+// its replication, closed in the server's order (store, then replication) at
+// the end of the test.
 type replicated struct {
-	*fixture
+	s      *store.Store
+	admin  *store.User
+	member *store.User
+	tent   *store.Accommodation
 	dbPath string
 	cfg    ReplicaConfig
 	rep    *Replication
 	once   sync.Once
 }
 
-// openFixtureAt is newFixture on a database file of the test's choosing.
-func openFixtureAt(t testing.TB, path string) *fixture {
-	t.Helper()
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{t: time.Date(2026, 8, 1, 10, 0, 0, 0, berlin)}
-	s, err := Open(context.Background(), path, Options{Now: clock.Now, TimeZone: berlin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{s: s, clock: clock}
-	f.admin = f.user(t, "admin@example.org", RoleAdmin)
-	f.member = f.user(t, "anna@example.org", RoleMember)
-	f.room = f.accommodation(t, "Zimmer 1", "room", 2)
-	f.tent = f.accommodation(t, "Zelt", "tent", 4)
-	return f
-}
-
 func newReplicated(t testing.TB, cfg ReplicaConfig) *replicated {
 	t.Helper()
+	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "data", "booking.db")
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	r := &replicated{fixture: openFixtureAt(t, dbPath), dbPath: dbPath, cfg: cfg}
-	rep, err := StartReplication(context.Background(), dbPath, cfg)
+	s, err := store.Open(ctx, dbPath, store.Options{Now: fixedClock, TimeZone: berlinZone})
 	if err != nil {
-		r.s.Close()
 		t.Fatal(err)
 	}
-	r.rep = rep
+	r := &replicated{s: s, dbPath: dbPath, cfg: cfg}
+	r.admin = r.user(t, "admin@example.org", store.RoleAdmin)
+	r.member = r.user(t, "anna@example.org", store.RoleMember)
+	r.tent = r.accommodation(t, "Zelt", "tent", 4)
+	if r.rep, err = StartReplication(ctx, dbPath, cfg); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { r.close(t) })
 	return r
+}
+
+func (r *replicated) user(t testing.TB, email, role string) *store.User {
+	t.Helper()
+	// No password: hashing is slow on purpose and no test here logs in.
+	u, err := r.s.CreateUser(context.Background(), store.NewUser{Email: email, Name: email[:4], Role: role, State: store.StateApproved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (r *replicated) accommodation(t testing.TB, name, kind string, beds int) *store.Accommodation {
+	t.Helper()
+	a, err := r.s.CreateAccommodation(context.Background(), r.admin, store.AccommodationInput{Name: name, Kind: kind, Beds: beds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// bookTent books one person into the tent from today+arrival to today+departure.
+func (r *replicated) bookTent(ctx context.Context, s *store.Store, arrival, departure int) (*store.Booking, error) {
+	return s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: today + store.Date(arrival), Departure: today + store.Date(departure),
+		Items: []store.Item{{AccommodationID: r.tent.ID, Persons: 1}}})
 }
 
 // close shuts down like the server does: the app's pools first, then
@@ -129,7 +160,11 @@ func (r *replicated) writeBookings(t testing.TB, n int, over time.Duration) []in
 	t.Helper()
 	var ids []int64
 	for i := range n {
-		b := r.book(t, r.member, 1+len(ids)%25, 1, Item{AccommodationID: r.tent.ID, Persons: 1})
+		arr := 1 + len(ids)%25
+		b, err := r.bookTent(context.Background(), r.s, arr, arr+1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, b.ID)
 		if i < n-1 {
 			time.Sleep(over / time.Duration(n))
@@ -357,9 +392,7 @@ func TestReplicationStartupOrder(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 5 {
-				_, err := r.s.CreateBooking(ctx, r.member, BookingInput{Arrival: today + Date(1+w*5+i), Departure: today + Date(2+w*5+i),
-					Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}})
-				if err != nil {
+				if _, err := r.bookTent(ctx, r.s, 1+w*5+i, 2+w*5+i); err != nil {
 					errs <- err
 				}
 			}
@@ -478,7 +511,7 @@ func TestReplaceDatabase(t *testing.T) {
 
 	// Serve again: Litestream notices the database is behind the replica
 	// and continues the history from the restored state.
-	f2, err := Open(ctx, r.dbPath, Options{Now: r.clock.Now, TimeZone: r.s.Settings().Location()})
+	f2, err := store.Open(ctx, r.dbPath, store.Options{Now: fixedClock, TimeZone: r.s.Settings().Location()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +519,7 @@ func TestReplaceDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := f2.CreateBooking(ctx, r.member, BookingInput{Arrival: today + 3, Departure: today + 4, Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}})
+	after, err := r.bookTent(ctx, f2, 3, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,11 +583,11 @@ func TestVerifyBackup(t *testing.T) {
 	// is gone). Within the allowed lag that is "on its way"; beyond it,
 	// stale.
 	r.close(t)
-	s2, err := Open(ctx, r.dbPath, Options{Now: r.clock.Now})
+	s2, err := store.Open(ctx, r.dbPath, store.Options{Now: fixedClock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.CreateBooking(ctx, r.member, BookingInput{Arrival: today + 5, Departure: today + 6, Items: []Item{{AccommodationID: r.tent.ID, Persons: 1}}}); err != nil {
+	if _, err := r.bookTent(ctx, s2, 5, 6); err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
@@ -686,33 +719,65 @@ func TestRestorePointsOf(t *testing.T) {
 	}
 }
 
-// BenchmarkCreateBookingReplicated is BenchmarkCreateBooking with
+// BenchmarkCreateBookingReplicated is store's BenchmarkCreateBooking with
 // Litestream replicating to a file replica, as in production.
 func BenchmarkCreateBookingReplicated(b *testing.B) {
 	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
 	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
 	r := newReplicated(b, cfg)
 	ctx := context.Background()
-	accs := make([]*Accommodation, 8)
+	accs := make([]*store.Accommodation, 8)
 	for i := range accs {
 		accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		arr := today + Date(i%300)
-		_, err := r.s.CreateBooking(ctx, r.member, BookingInput{Arrival: arr, Departure: arr + 2,
-			Items: []Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
+		arr := today + store.Date(i%300)
+		_, err := r.s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: arr, Departure: arr + 2,
+			Items: []store.Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkRawCommitReplicated is BenchmarkRawCommit with Litestream
+// BenchmarkRawCommitReplicated is store's BenchmarkRawCommit with Litestream
 // replicating, the yardstick for BenchmarkCreateBookingReplicated.
 func BenchmarkRawCommitReplicated(b *testing.B) {
 	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
 	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second
-	benchmarkRawCommit(b, newReplicated(b, cfg).fixture)
+	r := newReplicated(b, cfg)
+	// A connection of its own, with the pragmas of the store's writer: the
+	// store keeps its writer to itself.
+	db, err := sql.Open("sqlite", "file:"+r.dbPath+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=cache_size(-1024)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE raw_a (id INTEGER PRIMARY KEY, v TEXT) STRICT;
+		CREATE TABLE raw_b (id INTEGER PRIMARY KEY, a INTEGER, n INTEGER) STRICT`); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO raw_a (v) VALUES (?) RETURNING id`, "x").Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO raw_b (a, n) VALUES (?, ?)`, id, i); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

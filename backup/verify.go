@@ -1,4 +1,4 @@
-package store
+package backup
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"booking/store"
 )
 
 // DatabaseSummary describes a database file for a person checking a
@@ -24,7 +26,7 @@ type DatabaseSummary struct {
 	Tables        []TableSummary
 	Bookings      int64
 	// LatestBooking is the most recently created booking, nil if none.
-	LatestBooking *BookingSummary
+	LatestBooking *store.BookingSummary
 	// LastBookingChange is the newest change to any booking.
 	LastBookingChange time.Time
 }
@@ -158,7 +160,7 @@ func summarize(ctx context.Context, path string, immutable bool) (*DatabaseSumma
 		}
 		s.Tables = append(s.Tables, ts)
 	}
-	b, err := SummarizeBookings(ctx, tx)
+	b, err := store.SummarizeBookings(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("summarize %s: %w", path, err)
 	}
