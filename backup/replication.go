@@ -302,19 +302,6 @@ func (r *Replication) Status() ReplicationStatus {
 	return st
 }
 
-// Sync ships every committed change to the replica now and waits for it.
-func (r *Replication) Sync(ctx context.Context) error {
-	select {
-	case <-r.opened:
-	default:
-		return errors.New("replication: the replica has not been reached yet")
-	}
-	if err := r.db.SyncAndWait(ctx); err != nil {
-		return fmt.Errorf("replication: sync: %w", err)
-	}
-	return nil
-}
-
 // Close stops replicating after a final sync of everything committed. Call
 // it after the store's Close. If the replica was never reached (it may still
 // be trying to connect), Close gives up when ctx ends.

@@ -125,7 +125,18 @@ func (r *replicated) close(t testing.TB) {
 
 func (r *replicated) sync(t testing.TB) {
 	t.Helper()
-	if err := r.rep.Sync(context.Background()); err != nil {
+	syncNow(t, r.rep)
+}
+
+// syncNow ships every committed change to the replica and waits for it.
+func syncNow(t testing.TB, rep *Replication) {
+	t.Helper()
+	select {
+	case <-rep.opened:
+	default:
+		t.Fatal("the replica has not been reached")
+	}
+	if err := rep.db.SyncAndWait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -358,8 +369,10 @@ func TestReplicationUnreachableReplica(t *testing.T) {
 	if !strings.Contains(st.LastError, "does not answer") || !st.LastSync.IsZero() {
 		t.Errorf("status: %+v", st)
 	}
-	if err := r.rep.Sync(context.Background()); err == nil {
-		t.Error("Sync succeeded without a replica")
+	select {
+	case <-r.rep.opened:
+		t.Error("replication opened without a replica")
+	default:
 	}
 	r.once.Do(func() {
 		r.s.Close()
@@ -523,9 +536,7 @@ func TestReplaceDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rep2.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	syncNow(t, rep2)
 	f2.Close()
 	if err := rep2.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -234,8 +234,6 @@ type VerifyOptions struct {
 	// MaxLag is how much younger than the newest backup a live change may
 	// be and still count as on its way (default 5m).
 	MaxLag time.Duration
-	// TempDir receives the temporary restore (default: the system's).
-	TempDir string
 }
 
 // VerifyReport is what VerifyBackup found.
@@ -263,7 +261,7 @@ func VerifyBackup(ctx context.Context, dbPath string, cfg ReplicaConfig, opt Ver
 	if opt.MaxLag <= 0 {
 		opt.MaxLag = 5 * time.Minute
 	}
-	dir, err := os.MkdirTemp(opt.TempDir, "booking-verify-")
+	dir, err := os.MkdirTemp("", "booking-verify-")
 	if err != nil {
 		return nil, fmt.Errorf("verify backup: %w", err)
 	}
