@@ -763,7 +763,7 @@ func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "booking verify-backup:", err)
 		return exitError
 	}
-	rep, err := backup.VerifyBackup(ctx, rcmd.dbPath, rcmd.rc, backup.VerifyOptions{MaxLag: *maxLag})
+	rep, err := backup.Verify(ctx, rcmd.dbPath, rcmd.rc, backup.VerifyOptions{MaxLag: *maxLag})
 	if err != nil {
 		fmt.Fprintln(stderr, "booking verify-backup:", err)
 		return exitError
@@ -810,7 +810,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "booking backup:", err)
 		return exitError
 	}
-	s, err := backup.BackupTo(ctx, rcmd.dbPath, *out)
+	s, err := backup.Copy(ctx, rcmd.dbPath, *out)
 	if err != nil {
 		fmt.Fprintln(stderr, "booking backup:", err)
 		return exitError
