@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"booking/backup"
+	"booking/lsconfig"
+	"booking/store"
+)
+
+// replicaCommand is what the backup commands share: flags, config, zone.
+type replicaCommand struct {
+	common
+	cfg    *lsconfig.Config
+	loc    *time.Location
+	rc     backup.ReplicaConfig
+	dbPath string
+}
+
+// setUp loads the config; Litestream's own log stays quiet (errors only)
+// so that the commands' output is what a person reads.
+func (rcmd *replicaCommand) setUp(stderr io.Writer) error {
+	cfg, loc, err := rcmd.load()
+	if err != nil {
+		return err
+	}
+	rcmd.cfg, rcmd.loc, rcmd.dbPath = cfg, loc, cfg.DB().Path
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	rcmd.rc = replicaConfig(cfg, quiet)
+	return nil
+}
+
+func (rcmd *replicaCommand) local(t time.Time) string {
+	return t.In(rcmd.loc).Format("2006-01-02 15:04:05")
+}
+
+func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("restore-points", flag.ContinueOnError)
+	var rcmd replicaCommand
+	rcmd.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	if err := rcmd.setUp(stderr); err != nil {
+		fmt.Fprintln(stderr, "booking restore-points:", err)
+		return exitError
+	}
+	list, err := backup.RestorePoints(ctx, rcmd.rc)
+	if errors.Is(err, backup.ErrNoBackup) {
+		fmt.Fprintf(stderr, "booking restore-points: %v (%s)\n", err, rcmd.rc.Location)
+		return exitError
+	} else if list == nil || len(list.Points) == 0 {
+		fmt.Fprintln(stderr, "booking restore-points:", err)
+		return exitError
+	}
+	if *asJSON {
+		type point struct {
+			Time      time.Time `json:"time"`
+			LocalTime string    `json:"local_time"`
+			TXID      string    `json:"txid"`
+			MinTXID   string    `json:"min_txid"`
+			Level     int       `json:"level"`
+			Size      int64     `json:"size"`
+		}
+		out := struct {
+			Type     string  `json:"type"`
+			Location string  `json:"location"`
+			TimeZone string  `json:"time_zone"`
+			Window   any     `json:"window,omitempty"`
+			Points   []point `json:"points"`
+			Problem  string  `json:"problem,omitempty"`
+		}{Type: list.Type, Location: list.Location, TimeZone: rcmd.loc.String(), Points: []point{}}
+		if len(list.Points) > 0 {
+			w := list.Window
+			out.Window = map[string]string{"start": w.Start.Format(time.RFC3339Nano), "end": w.End.Format(time.RFC3339Nano),
+				"start_local": rcmd.local(w.Start), "end_local": rcmd.local(w.End),
+				"start_txid": backup.FormatTXID(w.StartTXID), "end_txid": backup.FormatTXID(w.EndTXID)}
+		}
+		for _, p := range list.Points {
+			out.Points = append(out.Points, point{Time: p.Time, LocalTime: rcmd.local(p.Time), TXID: backup.FormatTXID(p.TXID),
+				MinTXID: backup.FormatTXID(p.MinTXID), Level: p.Level, Size: p.Size})
+		}
+		if err != nil {
+			out.Problem = err.Error()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+	} else {
+		zone := rcmd.loc.String()
+		fmt.Fprintf(stdout, "Replica: %s\n", list.Location)
+		w := list.Window
+		fmt.Fprintf(stdout, "Restore window (%s): %s to %s\n", zone, rcmd.local(w.Start), rcmd.local(w.End))
+		fmt.Fprintf(stdout, "  Any time in it can be restored; you get the newest point at or before it.\n\n")
+		fmt.Fprintf(stdout, "Restore points, oldest first:\n")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  TIME (%s)\tTXID\tKIND\tSIZE\n", zone)
+		for _, p := range list.Points {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rcmd.local(p.Time), backup.FormatTXID(p.TXID), levelName(p.Level), humanBytes(p.Size))
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\nRestore one into a new file with\n  booking restore -o restored.db --timestamp %q\nor with --txid %s.\n",
+			rcmd.local(w.End), backup.FormatTXID(w.EndTXID))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "booking restore-points:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// levelName says what a compaction level means to a person.
+func levelName(level int) string {
+	switch {
+	case level == 0:
+		return "sync"
+	case level >= 9:
+		return "snapshot"
+	default:
+		return fmt.Sprintf("merged (L%d)", level)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	var rcmd replicaCommand
+	rcmd.register(fs)
+	out := fs.String("o", "", "restore into this new file")
+	replace := fs.Bool("replace", false, "restore over the database (the server must be stopped)")
+	timestamp := fs.String("timestamp", "", `restore the state as of this time ("2026-11-20 18:00" in -tz, or RFC 3339)`)
+	txid := fs.String("txid", "", "restore exactly up to this transaction (see restore-points)")
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "booking restore: %s; see \"booking help\"\n", msg)
+		return exitUsage
+	}
+	switch {
+	case (*out == "") == !*replace:
+		return usageErr("give either -o FILE (a new file) or --replace")
+	case *timestamp != "" && *txid != "":
+		return usageErr("give --timestamp or --txid, not both")
+	}
+	if err := rcmd.setUp(stderr); err != nil {
+		fmt.Fprintln(stderr, "booking restore:", err)
+		return exitError
+	}
+	opt := backup.RestoreOptions{OutputPath: *out}
+	if *timestamp != "" {
+		t, err := backup.ParseRestoreTime(*timestamp, rcmd.loc)
+		if err != nil {
+			return usageErr("--timestamp " + err.Error())
+		}
+		opt.Timestamp = t
+	}
+	if *txid != "" {
+		x, err := backup.ParseTXID(*txid)
+		if err != nil {
+			return usageErr("--txid " + err.Error())
+		}
+		opt.TXID = x
+	}
+	opt.OnPlan = func(p backup.RestorePoint, files int, bytes int64) {
+		fmt.Fprintf(stdout, "Restoring the state of %s %s (TXID %s) from %s (%d files, %s)...\n",
+			rcmd.local(p.Time), rcmd.loc, backup.FormatTXID(p.TXID), rcmd.rc.Location, files, humanBytes(bytes))
+	}
+	opt.Progress = func(done, total int64) {
+		pct := 100
+		if total > 0 {
+			pct = int(done * 100 / total)
+		}
+		fmt.Fprintf(stdout, "  %3d%%  %s of %s\n", pct, humanBytes(done), humanBytes(total))
+	}
+
+	var res *backup.RestoreResult
+	var aside string
+	if *replace {
+		lock, err := backup.LockDatabase(rcmd.dbPath, "restore --replace")
+		if errors.Is(err, backup.ErrDatabaseInUse) {
+			fmt.Fprintf(stderr, "booking restore: the server is running (%v).\nStop it first (sudo systemctl stop booking), then run this again.\n", err)
+			return exitError
+		} else if err != nil {
+			fmt.Fprintln(stderr, "booking restore:", err)
+			return exitError
+		}
+		defer lock.Release()
+		rr, err := backup.ReplaceDatabase(ctx, lock, rcmd.rc, opt)
+		if err != nil {
+			rcmd.restoreFailed(stderr, err)
+			return exitError
+		}
+		res, aside = rr.RestoreResult, rr.MovedAside
+	} else {
+		if same, _ := samePath(*out, rcmd.dbPath); same {
+			fmt.Fprintf(stderr, "booking restore: %s is the live database; restore into a new file, or use --replace with the server stopped\n", *out)
+			return exitError
+		}
+		var err error
+		if res, err = backup.Restore(ctx, rcmd.rc, opt); err != nil {
+			rcmd.restoreFailed(stderr, err)
+			return exitError
+		}
+	}
+
+	s := res.Summary
+	fmt.Fprintf(stdout, "Restored %s\n", res.Path)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  state as of:\t%s %s (TXID %s)\n", rcmd.local(res.Point.Time), rcmd.loc, backup.FormatTXID(res.Point.TXID))
+	fmt.Fprintf(tw, "  size:\t%s\n", humanBytes(s.Size))
+	fmt.Fprintf(tw, "  bookings:\t%d\n", s.Bookings)
+	fmt.Fprintf(tw, "  latest booking:\t%s\n", describeBooking(s.LatestBooking, rcmd.loc))
+	if !s.LastBookingChange.IsZero() {
+		fmt.Fprintf(tw, "  last booking change:\t%s\n", rcmd.local(s.LastBookingChange))
+	}
+	fmt.Fprintf(tw, "  integrity check:\tok\n")
+	fmt.Fprintf(tw, "  took:\t%s\n", res.Duration.Round(time.Millisecond))
+	tw.Flush()
+	if res.AfterNewest {
+		fmt.Fprintf(stdout, "Note: the replica holds no change after %s, so this is its newest state.\n", rcmd.local(res.Window.End))
+	}
+	if *replace {
+		if aside != "" {
+			fmt.Fprintf(stdout, "The previous database (with its -wal, -shm and Litestream folder) is in\n  %s\nNothing was deleted.\n", aside)
+		}
+		fmt.Fprintln(stdout, "Start the server again (sudo systemctl start booking); it continues replicating from this state.")
+	}
+	return exitOK
+}
+
+// restoreFailed prints why a restore failed, a target outside the window
+// with the window in the house's time.
+func (rcmd *replicaCommand) restoreFailed(stderr io.Writer, err error) {
+	var we *backup.WindowError
+	if errors.As(err, &we) {
+		fmt.Fprintln(stderr, "booking restore:", we.In(rcmd.loc))
+		return
+	}
+	fmt.Fprintln(stderr, "booking restore:", err)
+}
+
+func describeBooking(b *store.BookingSummary, loc *time.Location) string {
+	if b == nil {
+		return "none"
+	}
+	return fmt.Sprintf("#%d by %s, %s to %s, %s, created %s", b.ID, b.Owner, b.Arrival, b.Departure, b.Status,
+		b.CreatedAt.In(loc).Format("2006-01-02 15:04"))
+}
+
+// samePath tells whether two paths name the same file, also when one of
+// them does not exist yet.
+func samePath(a, b string) (bool, error) {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb), nil
+	}
+	aa, err := filepath.Abs(a)
+	if err != nil {
+		return false, err
+	}
+	ab, err := filepath.Abs(b)
+	return aa == ab, err
+}
