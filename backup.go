@@ -10,26 +10,23 @@ import (
 	"booking/backup"
 )
 
-func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	var rcmd replicaCommand
 	rcmd.register(fs)
 	out := fs.String("o", "", "the new file")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *out == "" {
-		fmt.Fprintln(stderr, `booking backup: -o FILE is required; see "booking help"`)
-		return exitUsage
+		return usageError(`-o FILE is required; see "booking help"`)
 	}
 	if err := rcmd.setUp(stderr); err != nil {
-		fmt.Fprintln(stderr, "booking backup:", err)
-		return exitError
+		return err
 	}
 	s, err := backup.Copy(ctx, rcmd.dbPath, *out)
 	if err != nil {
-		fmt.Fprintln(stderr, "booking backup:", err)
-		return exitError
+		return err
 	}
 	fmt.Fprintf(stdout, "Copied %s to %s\n", rcmd.dbPath, *out)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -37,5 +34,5 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(tw, "  bookings:\t%d\n", s.Bookings)
 	fmt.Fprintf(tw, "  latest booking:\t%s\n", describeBooking(s.LatestBooking, rcmd.loc))
 	tw.Flush()
-	return exitOK
+	return nil
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -96,37 +97,68 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := "serve"
+	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
+	var err error
+	switch name {
 	case "serve":
-		return cmdServe(ctx, args, stdout, stderr)
+		err = cmdServe(ctx, args, stderr)
 	case "user":
 		if len(args) == 0 || args[0] != "add" {
-			fmt.Fprintln(stderr, `booking user: the only subcommand is "add"; see "booking help"`)
-			return exitUsage
+			err = usageError(`the only subcommand is "add"; see "booking help"`)
+			break
 		}
-		return cmdUserAdd(ctx, args[1:], stdin, stdout, stderr)
+		name, err = "user add", cmdUserAdd(ctx, args[1:], stdin, stdout, stderr)
 	case "restore-points":
-		return cmdRestorePoints(ctx, args, stdout, stderr)
+		err = cmdRestorePoints(ctx, args, stdout, stderr)
 	case "restore":
-		return cmdRestore(ctx, args, stdout, stderr)
+		err = cmdRestore(ctx, args, stdout, stderr)
 	case "verify-backup":
-		return cmdVerifyBackup(ctx, args, stdout, stderr)
+		err = cmdVerifyBackup(ctx, args, stdout, stderr)
 	case "backup":
-		return cmdBackup(ctx, args, stdout, stderr)
+		err = cmdBackup(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "booking", buildVersion())
-		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
-		return exitOK
 	default:
-		fmt.Fprintf(stderr, "booking: unknown command %q; see \"booking help\"\n", cmd)
+		name, err = "", usageError(fmt.Sprintf("unknown command %q; see \"booking help\"", name))
+	}
+	return exitStatus(stderr, name, err)
+}
+
+// usageError is a command line that cannot work as typed.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// errReported is returned by a command that has already said what went
+// wrong in its own form: serve in its log (in the log's format, where the
+// administrator of a server looks), user add one line per problem,
+// verify-backup in its report.
+var errReported = errors.New("reported by the command")
+
+// exitStatus says what went wrong, once, prefixed with the command so that a
+// line read alone still tells where it came from, and picks the exit status:
+// 2 for a usage error, 1 for any other failure.
+func exitStatus(stderr io.Writer, name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if !errors.Is(err, errReported) {
+		prefix := "booking"
+		if name != "" {
+			prefix += " " + name
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
+	return exitError
 }
 
 // common are the flags every command takes.
@@ -140,18 +172,17 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tz, "tz", "Europe/Berlin", "the house's time zone")
 }
 
-// parseFlags parses and reports errors in one line with the usage hint.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+// parseFlags parses args into fs; every error is a usage error in one line
+// with the usage hint.
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "booking %s: %v; see \"booking help\"\n", fs.Name(), err)
-		return false
+		return usageError(fmt.Sprintf("%v; see \"booking help\"", err))
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "booking %s: unexpected argument %q; see \"booking help\"\n", fs.Name(), fs.Arg(0))
-		return false
+		return usageError(fmt.Sprintf("unexpected argument %q; see \"booking help\"", fs.Arg(0)))
 	}
-	return true
+	return nil
 }
 
 // load reads the config and the time zone.

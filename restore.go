@@ -44,25 +44,22 @@ func (rcmd *replicaCommand) local(t time.Time) string {
 	return t.In(rcmd.loc).Format("2006-01-02 15:04:05")
 }
 
-func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restore-points", flag.ContinueOnError)
 	var rcmd replicaCommand
 	rcmd.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if err := rcmd.setUp(stderr); err != nil {
-		fmt.Fprintln(stderr, "booking restore-points:", err)
-		return exitError
+		return err
 	}
 	list, err := backup.RestorePoints(ctx, rcmd.rc)
 	if errors.Is(err, backup.ErrNoBackup) {
-		fmt.Fprintf(stderr, "booking restore-points: %v (%s)\n", err, rcmd.rc.Location)
-		return exitError
+		return fmt.Errorf("%w (%s)", err, rcmd.rc.Location)
 	} else if list == nil || len(list.Points) == 0 {
-		fmt.Fprintln(stderr, "booking restore-points:", err)
-		return exitError
+		return err
 	}
 	if *asJSON {
 		type point struct {
@@ -113,11 +110,8 @@ func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "\nRestore one into a new file with\n  booking restore -o restored.db --timestamp %q\nor with --txid %s.\n",
 			rcmd.local(w.End), backup.FormatTXID(w.EndTXID))
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "booking restore-points:", err)
-		return exitError
-	}
-	return exitOK
+	// A problem with the replica (a hole) after the points it can restore.
+	return err
 }
 
 // levelName says what a compaction level means to a person.
@@ -142,7 +136,7 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var rcmd replicaCommand
 	rcmd.register(fs)
@@ -150,13 +144,10 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	replace := fs.Bool("replace", false, "restore over the database (the server must be stopped)")
 	timestamp := fs.String("timestamp", "", `restore the state as of this time ("2026-11-20 18:00" in -tz, or RFC 3339)`)
 	txid := fs.String("txid", "", "restore exactly up to this transaction (see restore-points)")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "booking restore: %s; see \"booking help\"\n", msg)
-		return exitUsage
-	}
+	usageErr := func(msg string) error { return usageError(msg + `; see "booking help"`) }
 	switch {
 	case (*out == "") == !*replace:
 		return usageErr("give either -o FILE (a new file) or --replace")
@@ -164,8 +155,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageErr("give --timestamp or --txid, not both")
 	}
 	if err := rcmd.setUp(stderr); err != nil {
-		fmt.Fprintln(stderr, "booking restore:", err)
-		return exitError
+		return err
 	}
 	opt := backup.RestoreOptions{OutputPath: *out}
 	if *timestamp != "" {
@@ -199,28 +189,23 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *replace {
 		lock, err := backup.LockDatabase(rcmd.dbPath, "restore --replace")
 		if errors.Is(err, backup.ErrDatabaseInUse) {
-			fmt.Fprintf(stderr, "booking restore: the server is running (%v).\nStop it first (sudo systemctl stop booking), then run this again.\n", err)
-			return exitError
+			return fmt.Errorf("the server is running (%w).\nStop it first (sudo systemctl stop booking), then run this again.", err)
 		} else if err != nil {
-			fmt.Fprintln(stderr, "booking restore:", err)
-			return exitError
+			return err
 		}
 		defer lock.Release()
 		rr, err := backup.ReplaceDatabase(ctx, lock, rcmd.rc, opt)
 		if err != nil {
-			rcmd.restoreFailed(stderr, err)
-			return exitError
+			return rcmd.restoreFailed(err)
 		}
 		res, aside = rr.RestoreResult, rr.MovedAside
 	} else {
 		if same, _ := samePath(*out, rcmd.dbPath); same {
-			fmt.Fprintf(stderr, "booking restore: %s is the live database; restore into a new file, or use --replace with the server stopped\n", *out)
-			return exitError
+			return fmt.Errorf("%s is the live database; restore into a new file, or use --replace with the server stopped", *out)
 		}
 		var err error
 		if res, err = backup.Restore(ctx, rcmd.rc, opt); err != nil {
-			rcmd.restoreFailed(stderr, err)
-			return exitError
+			return rcmd.restoreFailed(err)
 		}
 	}
 
@@ -246,18 +231,17 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintln(stdout, "Start the server again (sudo systemctl start booking); it continues replicating from this state.")
 	}
-	return exitOK
+	return nil
 }
 
-// restoreFailed prints why a restore failed, a target outside the window
-// with the window in the house's time.
-func (rcmd *replicaCommand) restoreFailed(stderr io.Writer, err error) {
+// restoreFailed says a target outside the window with the window in the
+// house's time.
+func (rcmd *replicaCommand) restoreFailed(err error) error {
 	var we *backup.WindowError
 	if errors.As(err, &we) {
-		fmt.Fprintln(stderr, "booking restore:", we.In(rcmd.loc))
-		return
+		return errors.New(we.In(rcmd.loc))
 	}
-	fmt.Fprintln(stderr, "booking restore:", err)
+	return err
 }
 
 func describeBooking(b *store.BookingSummary, loc *time.Location) string {

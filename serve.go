@@ -20,7 +20,7 @@ import (
 	"booking/store"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
@@ -29,8 +29,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logFormat := fs.String("log-format", "text", "text or json")
 	secureCookies := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	baseURL := fs.String("base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	var logger *slog.Logger
 	switch *logFormat {
@@ -39,17 +39,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "json":
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
 	default:
-		fmt.Fprintf(stderr, "booking serve: -log-format %q: want text or json\n", *logFormat)
-		return exitUsage
+		return usageError(fmt.Sprintf("-log-format %q: want text or json", *logFormat))
 	}
 	started := time.Now()
 	// Signals are caught from here on, so that Ctrl-C or systemd stopping
 	// a long restore at start-up ends it cleanly.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fail := func(msg string, err error) int {
+	fail := func(msg string, err error) error {
 		logger.Error(msg, "err", err)
-		return exitError
+		return errReported
 	}
 
 	cfg, loc, err := c.load()
@@ -127,7 +126,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", *addr, "err", err)
-		return exitError
+		return errReported
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -150,7 +149,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	select {
 	case err := <-serveErr:
 		logger.Error("server stopped", "err", err)
-		return exitError
+		return errReported
 	case <-ctx.Done():
 	}
 	// Stop taking requests and finish the running ones; the deferred
@@ -161,7 +160,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Error("shutdown", "err", err)
 	}
-	return exitOK
+	return nil
 }
 
 // announceSetup logs a one-time link for creating the first administrator

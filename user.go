@@ -14,29 +14,26 @@ import (
 	"booking/store"
 )
 
-func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	var c common
 	c.register(fs)
 	email := fs.String("email", "", "email address (the login)")
 	name := fs.String("name", "", "display name")
 	admin := fs.Bool("admin", false, "make the account an administrator")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *email == "" || *name == "" {
-		fmt.Fprintln(stderr, "booking user add: --email and --name are required")
-		return exitUsage
+		return usageError("--email and --name are required")
 	}
 	password, generated, err := readPassword(stdin)
 	if err != nil {
-		fmt.Fprintln(stderr, "booking user add: reading the password:", err)
-		return exitError
+		return fmt.Errorf("reading the password: %w", err)
 	}
 	st, _, err := c.openStore(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "booking user add:", err)
-		return exitError
+		return err
 	}
 	defer st.Close()
 	role := store.RoleMember
@@ -44,22 +41,20 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		role = store.RoleAdmin
 	}
 	u, err := st.CreateUser(ctx, store.NewUser{Email: *email, Name: *name, Role: role, State: store.StateApproved, Password: password})
-	if err != nil {
-		var ve *store.ValidationError
-		if errors.As(err, &ve) {
-			for _, p := range ve.Problems {
-				fmt.Fprintf(stderr, "booking user add: --%s %s\n", p.Field, p.Message())
-			}
-			return exitError
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintf(stderr, "booking user add: --%s %s\n", p.Field, p.Message())
 		}
-		fmt.Fprintln(stderr, "booking user add:", err)
-		return exitError
+		return errReported
+	} else if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "created %s %s <%s> (id %d)\n", u.Role, u.Name, u.Email, u.ID)
 	if generated {
 		fmt.Fprintf(stdout, "password: %s\n(shown only now: write it down or change it after logging in)\n", password)
 	}
-	return exitOK
+	return nil
 }
 
 // readPassword takes the first line of stdin. A terminal or an empty input

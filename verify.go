@@ -12,22 +12,20 @@ import (
 	"booking/backup"
 )
 
-func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify-backup", flag.ContinueOnError)
 	var rcmd replicaCommand
 	rcmd.register(fs)
 	maxLag := fs.Duration("max-lag", 5*time.Minute, "how far the backup may trail the newest change")
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if err := rcmd.setUp(stderr); err != nil {
-		fmt.Fprintln(stderr, "booking verify-backup:", err)
-		return exitError
+		return err
 	}
 	rep, err := backup.Verify(ctx, rcmd.dbPath, rcmd.rc, backup.VerifyOptions{MaxLag: *maxLag})
 	if err != nil {
-		fmt.Fprintln(stderr, "booking verify-backup:", err)
-		return exitError
+		return err
 	}
 	fmt.Fprintf(stdout, "Backup check: %s\n  %s\n", strings.ToUpper(string(rep.Verdict)), rep.Reason)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -50,7 +48,7 @@ func cmdVerifyBackup(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "  differs: %s\n", d)
 	}
 	if rep.Verdict != backup.VerdictOK {
-		return exitError
+		return errReported
 	}
-	return exitOK
+	return nil
 }
