@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -185,56 +186,55 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// instance is the installation the common flags point at: its config, the
+// house's time zone and the database the config names.
+type instance struct {
+	cfg    *lsconfig.Config
+	loc    *time.Location
+	dbPath string
+}
+
 // load reads the config and the time zone.
-func (c *common) load() (*lsconfig.Config, *time.Location, error) {
+func (c *common) load() (*instance, error) {
 	loc, err := time.LoadLocation(c.tz)
 	if err != nil {
-		return nil, nil, fmt.Errorf("-tz %q is not a time zone (try Europe/Berlin)", c.tz)
+		return nil, fmt.Errorf("-tz %q is not a time zone (try Europe/Berlin)", c.tz)
 	}
 	cfg, err := lsconfig.Load(c.config)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return cfg, loc, nil
+	return &instance{cfg: cfg, loc: loc, dbPath: cfg.DB().Path}, nil
 }
 
-// openStore reads the config and opens the database it names.
-func (c *common) openStore(ctx context.Context) (*store.Store, *lsconfig.Config, error) {
-	cfg, loc, err := c.load()
-	if err != nil {
-		return nil, nil, err
+// openStore opens the database, creating it (and its folder) on first use.
+func (s *instance) openStore(ctx context.Context) (*store.Store, error) {
+	if err := s.makeDir(); err != nil {
+		return nil, err
 	}
-	path := cfg.DB().Path
-	if err := os.MkdirAll(dirOf(path), 0o750); err != nil {
-		return nil, nil, fmt.Errorf("database directory: %w", err)
+	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc})
+}
+
+func (s *instance) makeDir() error {
+	if err := os.MkdirAll(filepath.Dir(s.dbPath), 0o750); err != nil {
+		return fmt.Errorf("database directory: %w", err)
 	}
-	st, err := store.Open(ctx, path, store.Options{TimeZone: loc})
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, cfg, nil
+	return nil
 }
 
 // replicaConfig hands the replication settings of litestream.yml to package
 // backup, which reads no configuration files itself.
-func replicaConfig(cfg *lsconfig.Config, logger *slog.Logger) backup.ReplicaConfig {
-	r := cfg.DB().Replica
+func (s *instance) replicaConfig(logger *slog.Logger) backup.ReplicaConfig {
+	r := s.cfg.DB().Replica
 	return backup.ReplicaConfig{
 		Type:               r.Type,
 		Location:           r.Location(),
 		NewClient:          r.NewClient,
 		SyncInterval:       r.SyncInterval,
-		Levels:             cfg.CompactionLevels(),
-		SnapshotInterval:   cfg.Snapshot.Interval,
-		SnapshotRetention:  cfg.Snapshot.Retention,
-		ValidationInterval: cfg.Validation.Interval,
+		Levels:             s.cfg.CompactionLevels(),
+		SnapshotInterval:   s.cfg.Snapshot.Interval,
+		SnapshotRetention:  s.cfg.Snapshot.Retention,
+		ValidationInterval: s.cfg.Validation.Interval,
 		Logger:             logger,
 	}
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, os.PathSeparator); i > 0 {
-		return path[:i]
-	}
-	return "."
 }

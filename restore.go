@@ -14,29 +14,26 @@ import (
 	"time"
 
 	"booking/backup"
-	"booking/lsconfig"
 	"booking/store"
 )
 
 // replicaCommand is what the backup commands share: flags, config, zone.
 type replicaCommand struct {
 	common
-	cfg    *lsconfig.Config
-	loc    *time.Location
-	rc     backup.ReplicaConfig
-	dbPath string
+	*instance
+	rc backup.ReplicaConfig
 }
 
 // setUp loads the config; Litestream's own log stays quiet (errors only)
 // so that the commands' output is what a person reads.
 func (rcmd *replicaCommand) setUp(stderr io.Writer) error {
-	cfg, loc, err := rcmd.load()
+	s, err := rcmd.load()
 	if err != nil {
 		return err
 	}
-	rcmd.cfg, rcmd.loc, rcmd.dbPath = cfg, loc, cfg.DB().Path
+	rcmd.instance = s
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	rcmd.rc = replicaConfig(cfg, quiet)
+	rcmd.rc = s.replicaConfig(quiet)
 	return nil
 }
 

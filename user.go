@@ -31,7 +31,11 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return fmt.Errorf("reading the password: %w", err)
 	}
-	st, _, err := c.openStore(ctx)
+	s, err := c.load()
+	if err != nil {
+		return err
+	}
+	st, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
