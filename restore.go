@@ -59,56 +59,80 @@ func cmdRestorePoints(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if *asJSON {
-		type point struct {
-			Time      time.Time `json:"time"`
-			LocalTime string    `json:"local_time"`
-			TXID      string    `json:"txid"`
-			MinTXID   string    `json:"min_txid"`
-			Level     int       `json:"level"`
-			Size      int64     `json:"size"`
-		}
-		out := struct {
-			Type     string  `json:"type"`
-			Location string  `json:"location"`
-			TimeZone string  `json:"time_zone"`
-			Window   any     `json:"window,omitempty"`
-			Points   []point `json:"points"`
-			Problem  string  `json:"problem,omitempty"`
-		}{Type: list.Type, Location: list.Location, TimeZone: rcmd.loc.String(), Points: []point{}}
-		if len(list.Points) > 0 {
-			w := list.Window
-			out.Window = map[string]string{"start": w.Start.Format(time.RFC3339Nano), "end": w.End.Format(time.RFC3339Nano),
-				"start_local": rcmd.local(w.Start), "end_local": rcmd.local(w.End),
-				"start_txid": backup.FormatTXID(w.StartTXID), "end_txid": backup.FormatTXID(w.EndTXID)}
-		}
-		for _, p := range list.Points {
-			out.Points = append(out.Points, point{Time: p.Time, LocalTime: rcmd.local(p.Time), TXID: backup.FormatTXID(p.TXID),
-				MinTXID: backup.FormatTXID(p.MinTXID), Level: p.Level, Size: p.Size})
-		}
-		if err != nil {
-			out.Problem = err.Error()
-		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(out)
+		enc.Encode(rcmd.restorePointsJSON(list, err))
 	} else {
-		zone := rcmd.loc.String()
-		fmt.Fprintf(stdout, "Replica: %s\n", list.Location)
-		w := list.Window
-		fmt.Fprintf(stdout, "Restore window (%s): %s to %s\n", zone, rcmd.local(w.Start), rcmd.local(w.End))
-		fmt.Fprintf(stdout, "  Any time in it can be restored; you get the newest point at or before it.\n\n")
-		fmt.Fprintf(stdout, "Restore points, oldest first:\n")
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  TIME (%s)\tTXID\tKIND\tSIZE\n", zone)
-		for _, p := range list.Points {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rcmd.local(p.Time), backup.FormatTXID(p.TXID), levelName(p.Level), humanBytes(p.Size))
-		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "\nRestore one into a new file with\n  booking restore -o restored.db --timestamp %q\nor with --txid %s.\n",
-			rcmd.local(w.End), backup.FormatTXID(w.EndTXID))
+		rcmd.printRestorePoints(stdout, list)
 	}
-	// A problem with the replica (a hole) after the points it can restore.
+	// What is wrong with the replica beyond the points it can restore (a
+	// hole) still fails the command.
 	return err
+}
+
+// restorePointsJSON is what "booking restore-points --json" prints.
+type restorePointsJSON struct {
+	Type     string             `json:"type"`
+	Location string             `json:"location"`
+	TimeZone string             `json:"time_zone"`
+	Window   restoreWindowJSON  `json:"window"`
+	Points   []restorePointJSON `json:"points"`
+	Problem  string             `json:"problem,omitempty"`
+}
+
+type restoreWindowJSON struct {
+	End        time.Time `json:"end"`
+	EndLocal   string    `json:"end_local"`
+	EndTXID    string    `json:"end_txid"`
+	Start      time.Time `json:"start"`
+	StartLocal string    `json:"start_local"`
+	StartTXID  string    `json:"start_txid"`
+}
+
+type restorePointJSON struct {
+	Time      time.Time `json:"time"`
+	LocalTime string    `json:"local_time"`
+	TXID      string    `json:"txid"`
+	MinTXID   string    `json:"min_txid"`
+	Level     int       `json:"level"`
+	Size      int64     `json:"size"`
+}
+
+// restorePointsJSON describes list, and problem, the error that came with
+// it, for scripts.
+func (rcmd *replicaCommand) restorePointsJSON(list *backup.RestorePointList, problem error) restorePointsJSON {
+	w := list.Window
+	out := restorePointsJSON{Type: list.Type, Location: list.Location, TimeZone: rcmd.loc.String(),
+		Window: restoreWindowJSON{End: w.End, EndLocal: rcmd.local(w.End), EndTXID: backup.FormatTXID(w.EndTXID),
+			Start: w.Start, StartLocal: rcmd.local(w.Start), StartTXID: backup.FormatTXID(w.StartTXID)},
+		Points: make([]restorePointJSON, 0, len(list.Points))}
+	for _, p := range list.Points {
+		out.Points = append(out.Points, restorePointJSON{Time: p.Time, LocalTime: rcmd.local(p.Time), TXID: backup.FormatTXID(p.TXID),
+			MinTXID: backup.FormatTXID(p.MinTXID), Level: p.Level, Size: p.Size})
+	}
+	if problem != nil {
+		out.Problem = problem.Error()
+	}
+	return out
+}
+
+// printRestorePoints shows the window and the points for a person, with
+// the command that restores the newest.
+func (rcmd *replicaCommand) printRestorePoints(stdout io.Writer, list *backup.RestorePointList) {
+	zone := rcmd.loc.String()
+	fmt.Fprintf(stdout, "Replica: %s\n", list.Location)
+	w := list.Window
+	fmt.Fprintf(stdout, "Restore window (%s): %s to %s\n", zone, rcmd.local(w.Start), rcmd.local(w.End))
+	fmt.Fprintf(stdout, "  Any time in it can be restored; you get the newest point at or before it.\n\n")
+	fmt.Fprintf(stdout, "Restore points, oldest first:\n")
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  TIME (%s)\tTXID\tKIND\tSIZE\n", zone)
+	for _, p := range list.Points {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rcmd.local(p.Time), backup.FormatTXID(p.TXID), levelName(p.Level), humanBytes(p.Size))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\nRestore one into a new file with\n  booking restore -o restored.db --timestamp %q\nor with --txid %s.\n",
+		rcmd.local(w.End), backup.FormatTXID(w.EndTXID))
 }
 
 // levelName says what a compaction level means to a person.
