@@ -90,9 +90,8 @@ type Replication struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// opened is closed once Litestream's store is open (the replica could be
-	// reached); firstSync once the first sync after that has finished.
-	opened    chan struct{}
+	// firstSync is closed once Litestream's store is open (the replica could
+	// be reached) and its first sync has finished.
 	firstSync chan struct{}
 
 	mu            sync.Mutex
@@ -129,7 +128,7 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	r := &Replication{cfg: cfg, opened: make(chan struct{}), firstSync: make(chan struct{}), closeFinished: make(chan struct{})}
+	r := &Replication{cfg: cfg, firstSync: make(chan struct{}), closeFinished: make(chan struct{})}
 	r.log = slog.New(&recordingHandler{inner: cfg.logger().Handler(), rec: r}).With("component", "litestream")
 
 	r.db = litestream.NewDB(dbPath)
@@ -208,7 +207,6 @@ func (r *Replication) run() {
 		}
 		backoff = min(backoff*2, time.Minute)
 	}
-	close(r.opened)
 
 	if err := r.db.SyncAndWait(r.ctx); err != nil && r.ctx.Err() == nil {
 		r.log.Error("first sync failed; Litestream keeps retrying", "error", err)

@@ -131,7 +131,7 @@ func (r *replicated) sync(t testing.TB) {
 func syncNow(t testing.TB, rep *Replication) {
 	t.Helper()
 	select {
-	case <-rep.opened:
+	case <-rep.firstSync:
 	default:
 		t.Fatal("the replica has not been reached")
 	}
@@ -369,8 +369,8 @@ func TestReplicationUnreachableReplica(t *testing.T) {
 		t.Errorf("status: %+v", st)
 	}
 	select {
-	case <-r.rep.opened:
-		t.Error("replication opened without a replica")
+	case <-r.rep.firstSync:
+		t.Error("replication started without a replica")
 	default:
 	}
 	r.once.Do(func() {
