@@ -86,7 +86,8 @@ Environment:
   BOOKING_METRICS_TOKEN    when set, /metrics needs "Authorization: Bearer TOKEN"
 `
 
-// exit codes
+// Exit statuses: a script (or systemd) tells a command line that cannot work
+// as typed from a command that failed.
 const (
 	exitOK    = 0
 	exitError = 1
@@ -97,6 +98,8 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run is main without the process, so that tests can run every command with
+// their own arguments and streams.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

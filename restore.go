@@ -255,8 +255,8 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// restoreFailed says a target outside the window with the window in the
-// house's time.
+// restoreFailed words a target outside the window in the house's time
+// (package backup says it in UTC, not knowing the house).
 func (rcmd *replicaCommand) restoreFailed(err error) error {
 	var we *backup.WindowError
 	if errors.As(err, &we) {
