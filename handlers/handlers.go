@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"booking/backup"
 	"booking/static"
 	"booking/store"
 	"booking/templates"
@@ -37,7 +38,7 @@ type Config struct {
 
 // BackupStatus is what the replication side tells the pages and health.
 type BackupStatus interface {
-	Status() store.ReplicationStatus
+	Status() backup.ReplicationStatus
 }
 
 // app holds everything the handlers need; it is built only by New.

@@ -56,10 +56,7 @@ func BenchmarkMonthAvailability(b *testing.B) {
 // connection, without any rules. Creating a booking should reach at least
 // half of its rate with replication on.
 func BenchmarkRawCommit(b *testing.B) {
-	benchmarkRawCommit(b, newFixture(b))
-}
-
-func benchmarkRawCommit(b *testing.B, f *fixture) {
+	f := newFixture(b)
 	ctx := context.Background()
 	if _, err := f.s.writer.ExecContext(ctx, `CREATE TABLE raw_a (id INTEGER PRIMARY KEY, v TEXT) STRICT;
 		CREATE TABLE raw_b (id INTEGER PRIMARY KEY, a INTEGER, n INTEGER) STRICT`); err != nil {
