@@ -15,7 +15,10 @@ type Settings struct {
 	TimeZone         string
 	MaxNights        int
 	SelfRegistration bool
-	loc              *time.Location
+	// HouseFeedOccupiedOnly makes the whole-house calendar feed say only
+	// "occupied", without names and accommodations (see feeds.go).
+	HouseFeedOccupiedOnly bool
+	loc                   *time.Location
 }
 
 // Location is the house's time zone.
@@ -62,6 +65,8 @@ func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) err
 			st.MaxNights = n
 		case "self_registration":
 			st.SelfRegistration = v == "1"
+		case houseFeedOccupiedOnlyKey:
+			st.HouseFeedOccupiedOnly = v == "1"
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -121,6 +126,7 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 		return fmt.Errorf("update settings: %w", err)
 	}
 	s.settings.Store(&Settings{HouseName: in.HouseName, TimeZone: in.TimeZone, MaxNights: in.MaxNights,
-		SelfRegistration: in.SelfRegistration, loc: loc})
+		SelfRegistration: in.SelfRegistration, loc: loc,
+		HouseFeedOccupiedOnly: s.Settings().HouseFeedOccupiedOnly})
 	return nil
 }

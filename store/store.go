@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,12 @@ type Store struct {
 	// prepared holds the writer's hot statements by their SQL; it is filled
 	// in Open and only read afterwards.
 	prepared map[string]*sql.Stmt
+
+	// Mail (outbox.go): whether changes queue mail, the transactions that
+	// queued some, and the signal to the sender after one committed.
+	mailOn     atomic.Bool
+	mailTx     sync.Map // *sql.Tx → struct{}
+	mailSignal chan struct{}
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -120,7 +127,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(opt.Readers)
 	reader.SetMaxIdleConns(opt.Readers)
-	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}}
+	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{},
+		mailSignal: make(chan struct{}, 1)}
 	if s.findSession, err = reader.PrepareContext(ctx, findSessionSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -129,8 +137,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.prepared = make(map[string]*sql.Stmt, len(writeStatements))
-	for _, q := range writeStatements {
+	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
+	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
 		st, err := writer.PrepareContext(ctx, q)
 		if err != nil {
 			s.Close()
@@ -184,12 +192,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		s.afterCommit(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.afterCommit(tx, false)
 		return err
 	}
 	s.generation.Add(1)
+	s.afterCommit(tx, true)
 	return nil
 }
 

@@ -125,9 +125,15 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	now := timestamp(s.now())
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id)
+			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id); err != nil {
+			return err
+		}
+		if in.State == StateRegistered {
+			return s.queueMemberMail(ctx, tx, MailMemberWaiting, id)
+		}
+		return nil
 	})
 	if isUniqueViolation(err) {
 		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
@@ -274,7 +280,9 @@ func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, sta
 		return fmt.Errorf("set user state: not on yourself: %w", ErrConflict)
 	}
 	switch state {
-	case StateApproved, StateRejected, StateDisabled:
+	case StateApproved:
+		return s.approveUser(ctx, actor, userID)
+	case StateRejected, StateDisabled:
 	default:
 		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
 	}
