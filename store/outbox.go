@@ -49,6 +49,10 @@ func OptionalMailKinds(u *User) []string {
 	return memberMailKinds
 }
 
+// MailCanBeTurnedOff tells the kinds a profile lists (those administrators
+// get include every kind members get).
+func MailCanBeTurnedOff(kind string) bool { return slices.Contains(adminMailKinds, kind) }
+
 // Outcomes of a mail in the outbox.
 const (
 	MailQueued  = "queued"  // waiting for its (next) attempt
@@ -74,6 +78,7 @@ type MailItem struct {
 // MailBooking is a booking as it was when the mail was queued.
 type MailBooking struct {
 	ID        int64      `json:"id"`
+	OwnerID   int64      `json:"owner_id"`
 	Owner     string     `json:"owner"`
 	Arrival   string     `json:"arrival"`
 	Departure string     `json:"departure"`
@@ -291,7 +296,7 @@ func (s *Store) queueForMember(ctx context.Context, tx *sql.Tx, kind string, use
 
 // mailBooking is b as a mail shows it.
 func mailBooking(b *Booking) *MailBooking {
-	mb := &MailBooking{ID: b.ID, Owner: b.UserName, Arrival: b.Arrival.String(), Departure: b.Departure.String(),
+	mb := &MailBooking{ID: b.ID, OwnerID: b.UserID, Owner: b.UserName, Arrival: b.Arrival.String(), Departure: b.Departure.String(),
 		Status: b.Status, Reason: b.Reason, Notes: b.Notes}
 	for _, it := range b.Items {
 		mb.Items = append(mb.Items, MailItem{Name: it.AccommodationName, Persons: it.Persons})
