@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"booking/backup"
 	"booking/handlers"
+	"booking/mailer"
 	"booking/store"
 )
 
@@ -28,6 +30,7 @@ type serveFlags struct {
 	sessionLifetime time.Duration
 	secureCookies   bool
 	logFormat       string
+	mailRetry       string
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -38,9 +41,14 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&f.sessionLifetime, "session-lifetime", 30*24*time.Hour, "how long a login lasts")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
-	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
+	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log, links in mails and calendar feeds)")
+	fs.StringVar(&f.mailRetry, "mail-retry", mailer.FormatRetry(mailer.DefaultRetry), "waits before the retries of a mail that could not be sent")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	retry, err := mailer.ParseRetry(f.mailRetry)
+	if err != nil {
+		return usageError("-mail-retry: " + err.Error())
 	}
 	var logger *slog.Logger
 	switch f.logFormat {
@@ -61,12 +69,36 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
+	mail, err := mailConfig(os.Getenv("BOOKING_SMTP_URL"), os.Getenv("BOOKING_MAIL_FROM"), retry, logger)
+	if err != nil {
+		return logged(logger, "cannot start", err)
+	}
 	db, err := openReplicated(ctx, s, logger)
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
 	defer db.close(logger)
-	return serveUntilStopped(ctx, db, &f, logger, started)
+	return serveUntilStopped(ctx, db, &f, mail, logger, started)
+}
+
+// mailConfig reads the mail settings from the environment, where secrets
+// stay out of the database and its replica. Without BOOKING_SMTP_URL mail
+// is off; a URL or sender that does not parse stops the start, rather than
+// a server that silently sends nothing.
+func mailConfig(smtpURL, from string, retry []time.Duration, logger *slog.Logger) (mailer.Config, error) {
+	cfg := mailer.Config{Retry: retry, Words: handlers.MailWords, Logger: logger}
+	if smtpURL == "" {
+		return cfg, nil
+	}
+	smtp, err := mailer.ParseSMTPURL(smtpURL)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.From, err = mailer.ParseFrom(from, smtp); err != nil {
+		return cfg, err
+	}
+	cfg.SMTP = smtp
+	return cfg, nil
 }
 
 // logged writes a failure of the server to its log, which is where its
@@ -168,17 +200,34 @@ func (db *replicatedDB) close(logger *slog.Logger) {
 // serveUntilStopped serves the pages until ctx ends, then stops taking
 // requests and lets the running ones finish; the database stays open for
 // them until it returns.
-func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, logger *slog.Logger, started time.Time) error {
-	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: db.rep})
-	if err != nil {
-		return logged(logger, "cannot start", err)
-	}
+func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mail mailer.Config, logger *slog.Logger, started time.Time) error {
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
+	mail.BaseURL = baseURL(f.baseURL, ln.Addr())
+	if mail.SMTP != nil && f.baseURL == "" {
+		logger.Warn("mail is on but -base-url is not set: links in mails point to "+mail.BaseURL+", which only works on this machine", "base_url", mail.BaseURL)
+	}
+	sender, err := mailer.New(mail, db.store)
+	if err != nil {
+		ln.Close()
+		return logged(logger, "cannot start", err)
+	}
+	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
+		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		Backups: db.rep, Mail: sender, BaseURL: f.baseURL})
+	if err != nil {
+		ln.Close()
+		return logged(logger, "cannot start", err)
+	}
+	// The sender stops with the server; the database stays open until it
+	// has.
+	sendCtx, stopSending := context.WithCancel(ctx)
+	var sending sync.WaitGroup
+	sending.Go(func() { sender.Run(sendCtx) })
+	defer sending.Wait()
+	defer stopSending()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -213,21 +262,27 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 
 // announceSetup logs a one-time link for creating the first administrator
 // while there is none. Each start makes a new link and voids the old one.
-func announceSetup(ctx context.Context, st *store.Store, logger *slog.Logger, baseURL string, addr net.Addr) error {
+func announceSetup(ctx context.Context, st *store.Store, logger *slog.Logger, base string, addr net.Addr) error {
 	token, err := st.NewSetupToken(ctx)
 	if err != nil || token == "" {
 		return err
 	}
-	if baseURL == "" {
-		port := "8080"
-		if ta, ok := addr.(*net.TCPAddr); ok {
-			port = fmt.Sprint(ta.Port)
-		}
-		baseURL = "http://localhost:" + port
-	}
 	logger.Warn("no administrator yet: open this one-time link to create one (valid 24 h, or use \"booking user add --admin\")",
-		"setup_url", strings.TrimRight(baseURL, "/")+"/setup/"+token)
+		"setup_url", baseURL(base, addr)+"/setup/"+token)
 	return nil
+}
+
+// baseURL is -base-url, else http://localhost and the port the server
+// listens on (right on the machine itself only).
+func baseURL(flag string, addr net.Addr) string {
+	if flag != "" {
+		return strings.TrimRight(flag, "/")
+	}
+	port := "8080"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = fmt.Sprint(ta.Port)
+	}
+	return "http://localhost:" + port
 }
 
 // housekeeping removes expired sessions and links once an hour and checks

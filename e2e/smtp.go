@@ -138,13 +138,13 @@ func (s *SMTPServer) URL() string {
 	return u
 }
 
-// FailNext answers the next n mails' DATA with code and text (e.g. 451
-// "try again later") instead of accepting them.
+// FailNext answers the next n mails' DATA with code and text (e.g. 451,
+// "4.3.0 try again later") instead of accepting them.
 func (s *SMTPServer) FailNext(n int, code int, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failNext = append(s.failNext, &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: text})
+		s.failNext = append(s.failNext, &smtp.SMTPError{Code: code, EnhancedCode: smtp.NoEnhancedCode, Message: text})
 	}
 }
 
