@@ -166,8 +166,8 @@ func (a *app) renderFeed(r *http.Request, key feedKey) ([]byte, error) {
 	// go-ical leaves out for a property's default type); X-PUBLISHED-TTL is
 	// what Apple and Microsoft read.
 	refresh := ical.NewProp(ical.PropRefreshInterval)
-	refresh.SetDuration(time.Hour)
 	refresh.Params.Set(ical.ParamValue, string(ical.ValueDuration))
+	refresh.Value = "PT1H"
 	cal.Props.Set(refresh)
 	setExtension(cal.Props, "X-PUBLISHED-TTL", "PT1H")
 	// An iCalendar object needs at least one component, and a new member's
