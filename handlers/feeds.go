@@ -37,8 +37,10 @@ const (
 	// in the feeds as CANCELLED: calendar apps poll every few hours, some
 	// only daily.
 	feedCancelledFor = 30 * 24 * time.Hour
-	// maxCachedFeeds: a house feed per language, a "mine" feed per member.
-	maxCachedFeeds = 256
+	// maxCachedFeeds: a house feed per language and a "mine" feed per
+	// member for a family of a few dozen; more starts the cache over, which
+	// costs a render, not memory (a big house feed is some 100 KB).
+	maxCachedFeeds = 32
 )
 
 // feedKey names one rendered feed. The house feed is the same for every
