@@ -176,7 +176,17 @@ func (t *tlsFlags) setup(dataDir, version string, logger *slog.Logger) (*webTLS,
 	w.config.NextProtos = []string{"h2", "http/1.1", acme.ALPNProto}
 	if w.httpAddr != "" {
 		// Answers the HTTP-01 challenge; everything else goes to HTTPS.
-		w.redirect = w.acme.HTTPHandler(http.HandlerFunc(w.redirectToHTTPS))
+		challenges := w.acme.HTTPHandler(http.HandlerFunc(w.redirectToHTTPS))
+		w.redirect = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			// autocert holds the Host header, port and all, against the
+			// name. A CA checks on port 80 and sends none; a port shows
+			// only with a test CA checking another port.
+			if h, _, err := net.SplitHostPort(r.Host); err == nil {
+				r = r.Clone(r.Context())
+				r.Host = h
+			}
+			challenges.ServeHTTP(rw, r)
+		})
 	}
 	logger.Info("HTTPS with certificates from an ACME CA", "domain", w.name, "directory", t.acmeDirectory, "cache", cacheDir)
 	return w, nil

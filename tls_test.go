@@ -467,8 +467,10 @@ func TestACMEWiring(t *testing.T) {
 	}
 	// A challenge path is autocert's: it knows no such token (404), and it
 	// refuses hosts other than ours (403); neither is a redirect.
-	if rec := get("GET", "gartenhaus.example.org", "/.well-known/acme-challenge/abc"); rec.Code != http.StatusNotFound {
-		t.Errorf("unknown challenge token: %d", rec.Code)
+	for _, host := range []string{"gartenhaus.example.org", "gartenhaus.example.org:8080"} {
+		if rec := get("GET", host, "/.well-known/acme-challenge/abc"); rec.Code != http.StatusNotFound {
+			t.Errorf("unknown challenge token for %s: %d", host, rec.Code)
+		}
 	}
 	if rec := get("GET", "evil.example", "/.well-known/acme-challenge/abc"); rec.Code != http.StatusForbidden {
 		t.Errorf("challenge for another host: %d", rec.Code)
