@@ -107,6 +107,7 @@ type webTLS struct {
 	// httpsPort is the HTTPS port when it is not 443, for redirects.
 	httpsPort string
 	acme      *autocert.Manager
+	files     *certFiles
 
 	// expiry is the NotAfter (Unix seconds) of the certificate served last,
 	// for the metric; 0 before the first.
@@ -148,6 +149,7 @@ func (t *tlsFlags) setup(dataDir, version string, logger *slog.Logger) (*webTLS,
 		if err != nil {
 			return nil, err
 		}
+		w.files = files
 		get = files.getCertificate
 		leaf := files.cert.Load().Leaf
 		w.expiry.Store(leaf.NotAfter.Unix())
@@ -205,6 +207,12 @@ func (w *webTLS) certificateExpiry() func() time.Time {
 		return nil
 	}
 	return func() time.Time {
+		if w.files != nil {
+			// A scrape looks at the files as a handshake does, so a
+			// renewal shows even when every client resumes its session.
+			w.files.refresh(time.Now())
+			return w.files.cert.Load().Leaf.NotAfter
+		}
 		if s := w.expiry.Load(); s != 0 {
 			return time.Unix(s, 0)
 		}
@@ -303,41 +311,58 @@ func (w *webTLS) baseURL(addr net.Addr) string {
 
 // fetchCertificate asks autocert for the certificate once the listeners
 // are up (the CA connects back to them), so that the first visitor does
-// not wait for the CA and a failure shows in the log at once. Later
-// handshakes retry by themselves; autocert renews 30 days before expiry.
+// not wait for the CA and a failure shows in the log at once, and then
+// once an hour: that retries a failure without waiting for a visitor, and
+// shows autocert's own renewal (30 days before the end) in the metric even
+// while every client resumes its TLS session. Between those looks autocert
+// answers from memory; an hourly try stays well within Let's Encrypt's
+// limit of 5 failed checks an hour.
 func (w *webTLS) fetchCertificate(ctx context.Context, logger *slog.Logger) {
 	if w.acme == nil {
 		return
 	}
+	// A modern browser's hello: autocert keeps an ECDSA certificate for
+	// those, and gets an RSA one only when an old client asks.
+	hello := &tls.ClientHelloInfo{
+		ServerName:        w.name,
+		SupportedProtos:   []string{"h2", "http/1.1"},
+		CipherSuites:      []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		SignatureSchemes:  []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256},
+		SupportedCurves:   []tls.CurveID{tls.CurveP256},
+		SupportedVersions: []uint16{tls.VersionTLS13, tls.VersionTLS12},
+	}
 	go func() {
-		start := time.Now()
-		// A modern browser's hello: autocert keeps an ECDSA certificate for
-		// those, and an RSA one only if an old client asks.
-		_, err := w.config.GetCertificate(&tls.ClientHelloInfo{
-			ServerName:        w.name,
-			SupportedProtos:   []string{"h2", "http/1.1"},
-			CipherSuites:      []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
-			SignatureSchemes:  []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256},
-			SupportedCurves:   []tls.CurveID{tls.CurveP256},
-			SupportedVersions: []uint16{tls.VersionTLS13, tls.VersionTLS12},
-		})
-		if ctx.Err() != nil {
-			return
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		var last int64
+		for {
+			start := time.Now()
+			_, err := w.config.GetCertificate(hello)
+			if ctx.Err() != nil {
+				return
+			}
+			switch exp := w.expiry.Load(); {
+			case err != nil:
+				logger.Error("no certificate from the ACME CA: is the name's DNS pointing at this house, and are ports 443 and 80 forwarded to this server? Trying again within the hour",
+					"domain", w.name, "err", err)
+			case exp != last:
+				last = exp
+				logger.Info("certificate ready", "domain", w.name, "not_after", time.Unix(exp, 0).UTC().Format(time.RFC3339),
+					"took", time.Since(start).Round(time.Millisecond))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		if err != nil {
-			logger.Error("no certificate from the ACME CA yet: is the name's DNS pointing at this house, and are ports 443 and 80 forwarded to this server? Visitors trigger a new try",
-				"domain", w.name, "err", err)
-			return
-		}
-		logger.Info("certificate ready", "domain", w.name, "not_after", time.Unix(w.expiry.Load(), 0).UTC().Format(time.RFC3339),
-			"took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
 // certFiles serves the certificate of a pair of PEM files and picks up a new
 // pair when the files change (certbot renews every two months or so)
-// without a restart: a handshake looks at the files' times and sizes at most
-// every certCheckInterval, which costs two stat calls.
+// without a restart: a handshake (or a scrape of the expiry metric) looks at
+// the files at most every certCheckInterval, which costs two stat calls.
 type certFiles struct {
 	certPath, keyPath string
 	log               *slog.Logger

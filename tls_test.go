@@ -479,3 +479,28 @@ func TestACMEWiring(t *testing.T) {
 		t.Errorf("POST over plain HTTP: %d", rec.Code)
 	}
 }
+
+// TestExpiryFollowsRenewedFilesWithoutAHandshake: clients that resume
+// their TLS sessions never ask for the certificate, so a scrape of the
+// expiry metric looks at the files itself.
+func TestExpiryFollowsRenewedFilesWithoutAHandshake(t *testing.T) {
+	dir := t.TempDir()
+	first := e2e.WriteTestCert(t, dir, time.Now().Add(24*time.Hour).Truncate(time.Second), "localhost")
+	f, _, err := parseTLSFlags("-tls-cert", first.CertFile, "-tls-key", first.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.setup(dir, "test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.files.every = 0
+	expiry := w.certificateExpiry()
+	if got := expiry(); !got.Equal(first.Cert.NotAfter) {
+		t.Errorf("expiry %v, want %v", got, first.Cert.NotAfter)
+	}
+	renewed := e2e.WriteTestCert(t, dir, time.Now().Add(48*time.Hour).Truncate(time.Second), "localhost")
+	if got := expiry(); !got.Equal(renewed.Cert.NotAfter) {
+		t.Errorf("expiry after the renewal %v, want %v", got, renewed.Cert.NotAfter)
+	}
+}
