@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ type serveFlags struct {
 	sessionLifetime time.Duration
 	secureCookies   bool
 	logFormat       string
+	tls             tlsFlags
 	mailRetry       string
 }
 
@@ -43,7 +45,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log, links in mails and calendar feeds)")
 	fs.StringVar(&f.mailRetry, "mail-retry", mailer.FormatRetry(mailer.DefaultRetry), "waits before the retries of a mail that could not be sent")
+	f.tls.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := f.tls.check(fs, &f.addr); err != nil {
 		return err
 	}
 	retry, err := mailer.ParseRetry(f.mailRetry)
@@ -201,11 +207,27 @@ func (db *replicatedDB) close(logger *slog.Logger) {
 // requests and lets the running ones finish; the database stays open for
 // them until it returns.
 func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mail mailer.Config, logger *slog.Logger, started time.Time) error {
+	web, err := f.tls.setup(filepath.Dir(db.store.Path()), buildVersion(), logger)
+	if err != nil {
+		return logged(logger, "cannot start", err)
+	}
+	// Listening comes first: without -base-url, links point at the port.
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
-	mail.BaseURL = baseURL(f.baseURL, ln.Addr())
+	baseURL := f.baseURL
+	if baseURL == "" {
+		baseURL = web.baseURL(ln.Addr())
+	}
+	if baseURL == "" {
+		port := "8080"
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			port = fmt.Sprint(ta.Port)
+		}
+		baseURL = "http://localhost:" + port
+	}
+	mail.BaseURL = strings.TrimRight(baseURL, "/")
 	if mail.SMTP != nil && f.baseURL == "" {
 		logger.Warn("mail is on but -base-url is not set: links in mails point to "+mail.BaseURL+", which only works on this machine", "base_url", mail.BaseURL)
 	}
@@ -215,8 +237,8 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 		return logged(logger, "cannot start", err)
 	}
 	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: db.rep, Mail: sender, BaseURL: f.baseURL})
+		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), Mail: sender, BaseURL: f.baseURL})
 	if err != nil {
 		ln.Close()
 		return logged(logger, "cannot start", err)
@@ -229,19 +251,25 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 	defer sending.Wait()
 	defer stopSending()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           web.withHSTS(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- web.serve(srv, ln) }()
+	redirects, err := web.serveRedirects(ln.Addr(), logger, serveErr)
+	if err != nil {
+		srv.Close()
+		return logged(logger, "cannot listen", err, "addr", f.tls.httpAddr)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "https", web.on(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
 		"startup", time.Since(started).Round(100*time.Microsecond))
+	web.fetchCertificate(ctx, logger)
 
-	if err := announceSetup(ctx, db.store, logger, f.baseURL, ln.Addr()); err != nil {
+	if err := announceSetup(ctx, db.store, logger, baseURL, ln.Addr()); err != nil {
 		logger.Error("setup link", "err", err)
 	}
 	go housekeeping(ctx, db.store, logger)
@@ -257,32 +285,29 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Error("shutdown", "err", err)
 	}
+	if redirects != nil {
+		redirects.Shutdown(shutCtx)
+	}
 	return nil
 }
 
 // announceSetup logs a one-time link for creating the first administrator
 // while there is none. Each start makes a new link and voids the old one.
-func announceSetup(ctx context.Context, st *store.Store, logger *slog.Logger, base string, addr net.Addr) error {
+func announceSetup(ctx context.Context, st *store.Store, logger *slog.Logger, baseURL string, addr net.Addr) error {
 	token, err := st.NewSetupToken(ctx)
 	if err != nil || token == "" {
 		return err
 	}
+	if baseURL == "" {
+		port := "8080"
+		if ta, ok := addr.(*net.TCPAddr); ok {
+			port = fmt.Sprint(ta.Port)
+		}
+		baseURL = "http://localhost:" + port
+	}
 	logger.Warn("no administrator yet: open this one-time link to create one (valid 24 h, or use \"booking user add --admin\")",
-		"setup_url", baseURL(base, addr)+"/setup/"+token)
+		"setup_url", strings.TrimRight(baseURL, "/")+"/setup/"+token)
 	return nil
-}
-
-// baseURL is -base-url, else http://localhost and the port the server
-// listens on (right on the machine itself only).
-func baseURL(flag string, addr net.Addr) string {
-	if flag != "" {
-		return strings.TrimRight(flag, "/")
-	}
-	port := "8080"
-	if ta, ok := addr.(*net.TCPAddr); ok {
-		port = fmt.Sprint(ta.Port)
-	}
-	return "http://localhost:" + port
 }
 
 // housekeeping removes expired sessions and links once an hour and checks

@@ -92,7 +92,7 @@ func dbID(t *testing.T, s *site, query string, args ...any) int64 {
 // in the test's log (go test -v -run MailAndFeedsStory ./e2e/).
 func TestMailAndFeedsStory(t *testing.T) {
 	RequireICalendar(t)
-	serverTLS, _, caFile := TestCA(t)
+	serverTLS, _, caFile := SMTPCertificate(t)
 	smtp := StartSMTP(t, SMTPOptions{TLS: serverTLS, User: "haus@gartenhaus.example", Password: "Kennwort:123"})
 	s := mailSite(t, "smtp://haus%40gartenhaus.example:Kennwort%3A123@"+smtp.Addr+"?tls=starttls", "SSL_CERT_FILE="+caFile)
 	s.addAdmin()

@@ -2,24 +2,16 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -352,43 +344,15 @@ func walkParts(contentType, encoding string, body io.Reader, m *Received) error 
 	return nil
 }
 
-// TestCA makes a certificate authority and a certificate for 127.0.0.1 and
-// localhost signed by it. It returns the server's TLS config, a pool that
-// trusts the authority, and the authority as a PEM file (for
-// SSL_CERT_FILE, which Go programs read on Linux).
-func TestCA(tb testing.TB) (server *tls.Config, roots *x509.CertPool, caFile string) {
+// SMTPCertificate makes a certificate for 127.0.0.1 and localhost (with
+// WriteTestCert) and returns the server's TLS config, a pool that trusts
+// it, and its PEM file (for SSL_CERT_FILE, which Go programs read on Linux).
+func SMTPCertificate(tb testing.TB) (server *tls.Config, roots *x509.CertPool, caFile string) {
 	tb.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c := WriteTestCert(tb, tb.TempDir(), time.Now().Add(24*time.Hour), "127.0.0.1", "localhost")
+	pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	now := time.Now()
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "booking test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	roots = x509.NewCertPool()
-	roots.AddCert(caCert)
-	caFile = filepath.Join(tb.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	return server, roots, caFile
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, c.Pool, c.CertFile
 }

@@ -37,6 +37,10 @@ type Config struct {
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// CertificateExpiry tells when the TLS certificate being served expires
+	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
+	// nil when the server speaks plain HTTP.
+	CertificateExpiry func() time.Time
 	// Mail is the mail sender; nil means mail is off (no SMTP server).
 	Mail MailService
 	// BaseURL is how members reach the server (serve -base-url), for the
@@ -133,6 +137,9 @@ func New(cfg Config) (http.Handler, error) {
 		resetLimiter: newLimiter(resetRate, resetBurst),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),
 		feedStamps:   &feedStamps{m: map[feedKey]feedBody{}},
+	}
+	if cfg.CertificateExpiry != nil {
+		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
 	a.metrics.reg.MustRegister(cfg.Mail)
 	// A session that cannot be loaded or saved (the database is gone) still

@@ -344,7 +344,7 @@ func TestEachEventsMail(t *testing.T) {
 func TestStartTLS(t *testing.T) {
 	f := newFamily(t)
 	ctx := context.Background()
-	serverTLS, roots, _ := e2e.TestCA(t)
+	serverTLS, roots, _ := e2e.SMTPCertificate(t)
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{TLS: serverTLS, User: "haus@example.org", Password: "geheim:mit@zeichen"})
 	smtp, err := mailer.ParseSMTPURL("smtp://haus%40example.org:geheim%3Amit%40zeichen@" + srv.Addr + "?tls=starttls")
 	if err != nil {
