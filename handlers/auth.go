@@ -30,10 +30,12 @@ type loginPage struct {
 
 func (a *app) showLogin(w http.ResponseWriter, r *http.Request) error {
 	if currentUser(r) != nil {
-		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next"), "/calendar"), http.StatusSeeOther)
 		return nil
 	}
-	return a.render(w, r, http.StatusOK, "login", &loginPage{Next: r.URL.Query().Get("next"), SelfRegistration: a.store.Settings().SelfRegistration})
+	// The form carries next only when it is a path here: the post checks it
+	// again, but a foreign URL has no business in the page either.
+	return a.render(w, r, http.StatusOK, "login", &loginPage{Next: localRedirect(r.URL.Query().Get("next"), ""), SelfRegistration: a.store.Settings().SelfRegistration})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) error {
@@ -48,14 +50,14 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) error {
 		// A stable line for fail2ban: the client's address, never the
 		// password; the email is what was typed (it may not exist).
 		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
-		p := &loginPage{Email: email, Next: next, SelfRegistration: a.store.Settings().SelfRegistration}
+		p := &loginPage{Email: email, Next: localRedirect(next, ""), SelfRegistration: a.store.Settings().SelfRegistration}
 		p.Error = tr{chooseLanguage(r, nil)}.T("err.bad_credentials")
 		return a.render(w, r, http.StatusUnprocessableEntity, "login", p)
 	}
 	if err != nil {
 		return err
 	}
-	return a.logIn(w, r, u, "", localRedirect(next))
+	return a.logIn(w, r, u, "", localRedirect(next, "/calendar"))
 }
 
 // logIn starts a session for u with a fresh token, so a token planted
@@ -98,7 +100,7 @@ func (a *app) setLanguage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, localRedirect(r.PostForm.Get("next")), http.StatusSeeOther)
+	http.Redirect(w, r, localRedirect(r.PostForm.Get("next"), "/"), http.StatusSeeOther)
 	return nil
 }
 

@@ -322,11 +322,7 @@ func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) error {
 // redirectBack is seeOther to the page named in the form's "back" field
 // (the dashboard posts from its list), else to fallback.
 func (a *app) redirectBack(w http.ResponseWriter, r *http.Request, fallback, flash string) {
-	back := r.PostFormValue("back")
-	if back == "" {
-		back = fallback
-	}
-	a.seeOther(w, r, localRedirect(back), flash)
+	a.seeOther(w, r, localRedirect(r.PostFormValue("back"), fallback), flash)
 }
 
 // listPage is a list of bookings with its filter.
