@@ -94,9 +94,9 @@ func (a *app) showMembers(w http.ResponseWriter, r *http.Request) error {
 
 // linkURL is the absolute link to share, built from the request's host so it
 // works whatever name the family uses for the Pi.
-func linkURL(r *http.Request, path string) string {
+func (a *app) linkURL(r *http.Request, path string) string {
 	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+	if a.isHTTPS(r) {
 		scheme = "https"
 	}
 	return (&url.URL{Scheme: scheme, Host: r.Host, Path: path}).String()
@@ -111,7 +111,7 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 	token, invited, err := a.store.Invite(r.Context(), u, store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role})
 	status := http.StatusOK
 	if err == nil {
-		p.Link, p.LinkFor, p.LinkPurpose = linkURL(r, "/invite/"+token), invited, store.PurposeInvite
+		p.Link, p.LinkFor, p.LinkPurpose = a.linkURL(r, "/invite/"+token), invited, store.PurposeInvite
 		p.Form = inviteForm{}
 	} else {
 		if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
@@ -173,7 +173,7 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
+	p := &membersPage{Link: a.linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}

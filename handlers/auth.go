@@ -49,7 +49,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) error {
 		a.metrics.failedLogins.Inc()
 		// A stable line for fail2ban: the client's address, never the
 		// password; the email is what was typed (it may not exist).
-		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
+		a.log.Warn("login failed", "ip", a.clientIP(r), "request_id", info(r).id)
 		p := &loginPage{Email: email, Next: localRedirect(next, ""), SelfRegistration: a.store.Settings().SelfRegistration}
 		p.Error = tr{chooseLanguage(r, nil)}.T("err.bad_credentials")
 		return a.render(w, r, http.StatusUnprocessableEntity, "login", p)
@@ -307,7 +307,7 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		a.metrics.failedLogins.Inc()
-		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
+		a.log.Warn("login failed", "ip", a.clientIP(r), "request_id", info(r).id)
 		fe["current"] = t.T("err.wrong_password")
 	}
 	if len(fe) == 0 {

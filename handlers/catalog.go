@@ -59,6 +59,7 @@ var catalog = map[string][2]string{
 	"status.http.422":  {"Bitte prüfen", "Please check"},
 	"status.http.429":  {"Zu viele Versuche", "Too many attempts"},
 	"status.http.500":  {"Etwas ist schiefgegangen", "Something went wrong"},
+	"status.http.503":  {"Gerade beschäftigt", "Busy right now"},
 	"error.home":       {"Zur Startseite", "Go to the start page"},
 
 	// Actions
@@ -246,6 +247,7 @@ var catalog = map[string][2]string{
 	"err.method":              {"Diese Aktion ist hier nicht möglich.", "This action is not possible here."},
 	"err.too_large":           {"Das Formular enthält zu viele Daten.", "The form contains too much data."},
 	"err.too_many":            {"Zu viele Versuche. Bitte warte eine Minute.", "Too many attempts. Please wait a minute."},
+	"err.busy":                {"Gerade melden sich sehr viele an. Bitte versuche es in ein paar Sekunden noch einmal.", "Very many people are logging in right now. Please try again in a few seconds."},
 	"err.cross_origin":        {"Diese Anfrage kam von einer anderen Seite und wurde zu deinem Schutz abgelehnt.", "This request came from another site and was refused for your protection."},
 	"err.registration_closed": {"Neue Konten gibt es nur per Einladung.", "New accounts are by invitation only."},
 	"err.bad_credentials":     {"E-Mail oder Passwort stimmen nicht.", "Wrong email or password."},

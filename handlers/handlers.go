@@ -33,6 +33,9 @@ type Config struct {
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client; nobody's by default.
+	TrustedProxies TrustedProxies
 }
 
 // BackupStatus is what the replication side tells the pages and health.
@@ -53,6 +56,7 @@ type app struct {
 	metrics      *metrics
 	metricsToken string
 	backups      BackupStatus
+	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
@@ -94,6 +98,7 @@ func New(cfg Config) (http.Handler, error) {
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
 		backups:      cfg.Backups,
+		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),

@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,12 +31,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // mayInspect allows the detailed health endpoints, which reveal internals,
 // to loopback clients, administrators and holders of the metrics token.
 func (a *app) mayInspect(r *http.Request) bool {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && r.Header.Get("X-Forwarded-For") == "" {
-			return true
-		}
-	}
-	if a.hasMetricsToken(r) {
+	if a.isLocal(r) || a.hasMetricsToken(r) {
 		return true
 	}
 	// An admin session: load it without the full session chain.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func (e *env) withConfig(change func(*handlers.Config)) http.Handler {
 // raw sends a request in-process, with the client's cookies, and returns
 // the answer unparsed: Go's HTTP client refuses to read a Location header
 // with a control character, which is what a browser would follow.
-func (c *client) raw(method, path string, form url.Values) *httptest.ResponseRecorder {
+func (c *client) raw(method, path string, form url.Values, remoteAndHeaders ...any) *httptest.ResponseRecorder {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -46,6 +47,16 @@ func (c *client) raw(method, path string, form url.Values) *httptest.ResponseRec
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
 	req.RemoteAddr = "127.0.0.1:40000"
+	for _, x := range remoteAndHeaders {
+		switch x := x.(type) {
+		case string:
+			req.RemoteAddr = x
+		case map[string]string:
+			for k, v := range x {
+				req.Header.Set(k, v)
+			}
+		}
+	}
 	for _, ck := range c.http.Jar.Cookies(mustURL(c.e.srv.URL)) {
 		req.AddCookie(ck)
 	}
@@ -141,4 +152,167 @@ func TestRedirectTargetsStayOnSite(t *testing.T) {
 	wantRedirect(t, anna.get("/login?next="+url.QueryEscape("/bookings?when=past")), "/bookings?when=past")
 	wantRedirect(t, anna.post("/language", url.Values{"lang": {"de"}, "next": {"/calendar?month=2026-09"}}), "/calendar?month=2026-09")
 	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", e.ben.ID), url.Values{"state": {"approved"}, "back": {"/admin?x=1"}}), "/admin?x=1")
+}
+
+// postFrom posts a form in-process from a chosen client address and says
+// how long the answer took.
+func postFrom(h http.Handler, remote, path string, form url.Values, hdr map[string]string) (*httptest.ResponseRecorder, time.Duration) {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = remote
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(w, req)
+	return w, time.Since(start)
+}
+
+// TestParallelWrongLoginsAreLimited (finding 2): 30 wrong logins at once
+// from one client get past no more attempts than 10 sequential ones would,
+// and a correct login from another client does not wait behind them.
+func TestParallelWrongLoginsAreLimited(t *testing.T) {
+	e := newEnv(t)
+	// The server's defaults: 10 failed attempts, then one every 6 s.
+	h := e.withConfig(func(c *handlers.Config) { c.LoginRate, c.LoginBurst = 0, 0 })
+	good := url.Values{"email": {e.anna.Email}, "password": {password}}
+	bad := url.Values{"email": {e.anna.Email}, "password": {"falsch"}}
+	// A correct login on a quiet server, for comparison (the second one:
+	// the first warms up the hash's memory).
+	postFrom(h, "198.51.100.7:1000", "/login", good, nil)
+	w, alone := postFrom(h, "198.51.100.7:1000", "/login", good, nil)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("correct login alone: %d", w.Code)
+	}
+
+	const n = 30
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	burstStart := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			w, _ := postFrom(h, fmt.Sprintf("192.0.2.1:%d", 2000+i), "/login", bad, nil)
+			codes[i] = w.Code
+		}()
+	}
+	close(start)
+	time.Sleep(20 * time.Millisecond) // the flood is in
+	w, during := postFrom(h, "198.51.100.8:1000", "/login", good, nil)
+	wg.Wait()
+	burst := time.Since(burstStart)
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	t.Logf("%d parallel wrong logins from one client: %d x 422, %d x 429 (%v for all); a correct login from another client took %v during the burst, %v alone",
+		n, count[422], count[429], burst.Round(time.Millisecond), during.Round(time.Millisecond), alone.Round(time.Millisecond))
+	if w.Code != http.StatusSeeOther {
+		t.Errorf("correct login during the burst: %d", w.Code)
+	}
+	if count[422]+count[429] != n || count[422] > 10 {
+		t.Errorf("%v: more wrong passwords were checked than the 10 attempts a client has", count)
+	}
+	// Behind at most the two checks the flooding client may have running,
+	// plus its own.
+	if limit := 4*alone + 100*time.Millisecond; during > limit {
+		t.Errorf("the correct login took %v during the burst, more than %v", during, limit)
+	}
+}
+
+// TestForwardedForNeedsATrustedProxy (finding 9): forwarding headers count
+// only from a proxy named with -trusted-proxy, for the limiter, the
+// fail2ban line, the "local" check of the health pages and link schemes.
+func TestForwardedForNeedsATrustedProxy(t *testing.T) {
+	e := newEnv(t)
+	bad := url.Values{"email": {e.anna.Email}, "password": {"falsch"}}
+	wrongLogins := func(h http.Handler, peer string, xff func(i int) string) (until int) {
+		t.Helper()
+		for i := range 25 {
+			w, _ := postFrom(h, peer, "/login", bad, map[string]string{"X-Forwarded-For": xff(i)})
+			if w.Code == http.StatusTooManyRequests {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	rotating := func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) }
+
+	// By default nobody is trusted, not even a loopback peer: a rotating
+	// header does not get a fresh bucket, and the log names the peer.
+	h := e.withConfig(func(c *handlers.Config) { c.LoginRate, c.LoginBurst = time.Hour, 10 })
+	if n := wrongLogins(h, "127.0.0.1:5000", rotating); n != 11 {
+		t.Errorf("default: 429 at attempt %d, want 11", n)
+	}
+	if logs := e.logBuf.String(); strings.Contains(logs, "ip=203.0.113.") || !strings.Contains(logs, `msg="login failed" ip=127.0.0.1`) {
+		t.Errorf("the fail2ban line names the header's address:\n%s", logs)
+	}
+	// A loopback peer that says it forwarded the request is not local.
+	for _, hdr := range []string{"X-Forwarded-For", "Forwarded", "X-Real-IP"} {
+		if w := call(h, "GET", "/health/detailed", "127.0.0.1:5000", map[string]string{hdr: "for=192.0.2.1"}); w.Code != http.StatusForbidden {
+			t.Errorf("forwarded by %s: /health/detailed %d", hdr, w.Code)
+		}
+	}
+	if w := call(h, "GET", "/health/detailed", "127.0.0.1:5000", nil); w.Code != http.StatusOK {
+		t.Errorf("from the Pi itself: /health/detailed %d", w.Code)
+	}
+
+	// With the proxy on the Pi named, the client is the address the proxy
+	// appended: rotating what the client wrote before it does not help,
+	// and each client has its own bucket.
+	var proxies handlers.TrustedProxies
+	if err := proxies.Set("127.0.0.1, ::1,10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	h = e.withConfig(func(c *handlers.Config) {
+		c.LoginRate, c.LoginBurst, c.TrustedProxies = time.Hour, 10, proxies
+	})
+	mark := len(e.logBuf.String())
+	if n := wrongLogins(h, "127.0.0.1:5000", func(i int) string { return rotating(i) + ", 198.51.100.3, 10.1.2.3" }); n != 11 {
+		t.Errorf("through the proxy: 429 at attempt %d, want 11", n)
+	}
+	if logs := e.logBuf.String()[mark:]; !strings.Contains(logs, `msg="login failed" ip=198.51.100.3`) {
+		t.Errorf("the fail2ban line does not name the client behind the proxy:\n%s", logs)
+	}
+	if w, _ := postFrom(h, "127.0.0.1:5000", "/login", bad, map[string]string{"X-Forwarded-For": "198.51.100.4"}); w.Code != http.StatusUnprocessableEntity {
+		t.Errorf("another client behind the proxy: %d, want its own bucket", w.Code)
+	}
+	// A peer that is not a trusted proxy is the client, whatever it says.
+	if n := wrongLogins(h, "192.0.2.9:5000", rotating); n != 11 {
+		t.Errorf("untrusted peer: 429 at attempt %d, want 11", n)
+	}
+	// Through the proxy, a request is local only when the proxy says the
+	// client is the Pi; a tunnel that names nobody is not.
+	for hdr, want := range map[string]int{"": http.StatusForbidden, "192.0.2.1": http.StatusForbidden, "127.0.0.1": http.StatusOK} {
+		m := map[string]string{}
+		if hdr != "" {
+			m["X-Forwarded-For"] = hdr
+		}
+		if w := call(h, "GET", "/health/detailed", "127.0.0.1:5000", m); w.Code != want {
+			t.Errorf("through the proxy for %q: /health/detailed %d, want %d", hdr, w.Code, want)
+		}
+	}
+	// The proxy's word on HTTPS makes https links; nobody else's does.
+	admin := e.as(e.admin)
+	link := func(remote string) string {
+		w := admin.raw("POST", fmt.Sprintf("/admin/members/%d/link", e.anna.ID), url.Values{}, remote, map[string]string{"X-Forwarded-Proto": "https"})
+		return w.Body.String()
+	}
+	if body := link("127.0.0.1:5000"); !strings.Contains(body, `value="https://`) {
+		t.Errorf("through the trusted proxy the link is not https")
+	}
+	if body := link("192.0.2.9:5000"); !strings.Contains(body, `value="http://`) {
+		t.Errorf("an untrusted peer's X-Forwarded-Proto made the link https")
+	}
+
+	for _, bad := range []string{"localhost", "10.0.0.0/33", "fe80::1%eth0"} {
+		var p handlers.TrustedProxies
+		if err := p.Set(bad); err == nil {
+			t.Errorf("-trusted-proxy %q accepted", bad)
+		}
+	}
 }
