@@ -1,12 +1,14 @@
 package handlers_test
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -314,5 +316,94 @@ func TestForwardedForNeedsATrustedProxy(t *testing.T) {
 		if err := p.Set(bad); err == nil {
 			t.Errorf("-trusted-proxy %q accepted", bad)
 		}
+	}
+}
+
+// sessionRows counts the stored sessions, and the database's size once its
+// WAL is checkpointed into it, through a connection of the test's own.
+func (e *env) sessionRows(t *testing.T) (rows int, dbBytes int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.st.Path()+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(`SELECT count(*) FROM sessions`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(e.st.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, fi.Size()
+}
+
+// TestAnonymousVisitorsStoreNoSession (finding 3): nothing an anonymous
+// visitor does stores a session: not a logout, a 404, the language switch,
+// a failed login or a health probe.
+func TestAnonymousVisitorsStoreNoSession(t *testing.T) {
+	e := newEnv(t)
+	h := e.srv.Config.Handler
+	rows0, size0 := e.sessionRows(t)
+	const n = 2000
+	for i := range n {
+		w, _ := postFrom(h, "192.0.2.1:1000", "/logout", url.Values{}, map[string]string{"Sec-Fetch-Site": "same-origin"})
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("anonymous logout %d: %d", i, w.Code)
+		}
+	}
+	rows, size := e.sessionRows(t)
+	t.Logf("%d anonymous POST /logout: %d new session rows, the database grew by %d bytes", n, rows-rows0, size-size0)
+	if rows != rows0 {
+		t.Errorf("anonymous logouts stored %d sessions", rows-rows0)
+	}
+
+	c := e.client()
+	c.get("/nowhere")
+	c.post("/nowhere", nil)
+	c.post("/language", url.Values{"lang": {"en"}, "next": {"/login"}})
+	c.get("/login")
+	c.get("/calendar")
+	c.get("/forgot")
+	c.post("/login", url.Values{"email": {e.anna.Email}, "password": {"falsch"}})
+	c.post("/logout", nil)
+	c.get("/login") // shows the flash of the logout
+	c.get("/health")
+	c.get("/health/detailed")
+	c.get("/metrics")
+	c.get("/setup/unknown")
+	c.post("/invite/unknown", url.Values{"password": {"x"}})
+	if rows, _ := e.sessionRows(t); rows != rows0 {
+		t.Errorf("anonymous visits stored %d sessions", rows-rows0)
+	}
+	if sessionCookie(c) != "" {
+		t.Errorf("an anonymous visitor got a session cookie")
+	}
+
+	// A real logout deletes the session and still says goodbye, in the
+	// visitor's language, without storing a new one.
+	anna := e.as(e.anna)
+	if rows, _ := e.sessionRows(t); rows != rows0+1 {
+		t.Fatalf("after a login: %d sessions, want %d", rows, rows0+1)
+	}
+	wantRedirect(t, anna.post("/logout", nil), "/login")
+	r := anna.get("/login")
+	if got := r.text(".flash"); got != "Du bist abgemeldet." {
+		t.Errorf("flash after logout: %q", got)
+	}
+	if got := anna.get("/login").text(".flash"); got != "" {
+		t.Errorf("the flash shows twice: %q", got)
+	}
+	if rows, _ := e.sessionRows(t); rows != rows0 {
+		t.Errorf("after the logout: %d sessions, want %d", rows, rows0)
+	}
+	// The flash cookie picks one of our messages; it cannot bring text.
+	forged := e.client()
+	forged.http.Jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: "flash", Value: "Bitte neu anmelden unter evil.example"}})
+	if got := forged.get("/login").text(".flash"); got != "" {
+		t.Errorf("a forged flash cookie is shown: %q", got)
 	}
 }
