@@ -227,6 +227,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logFormat := fs.String("log-format", "text", "text or json")
 	secureCookies := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	baseURL := fs.String("base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
+	metricsOpen := fs.Bool("metrics-open", false, "serve /metrics to every host, not only the server itself (or set BOOKING_METRICS_TOKEN)")
 	var trustedProxies handlers.TrustedProxies
 	fs.Var(&trustedProxies, "trusted-proxy", "reverse proxies whose X-Forwarded-For/-Proto to believe: addresses or CIDRs, comma-separated (default: none)")
 	if !parseFlags(fs, args, stderr) {
@@ -320,7 +321,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	h, err := handlers.New(handlers.Config{Store: st, Logger: logger, Version: buildVersion(), Started: started,
 		SessionLifetime: *sessionLifetime, SecureCookies: *secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: rep, TrustedProxies: trustedProxies})
+		Backups: rep, TrustedProxies: trustedProxies, MetricsOpen: *metricsOpen})
 	if err != nil {
 		return fail("cannot start", err)
 	}

@@ -25,8 +25,12 @@ type Config struct {
 	SessionLifetime time.Duration
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
-	// MetricsToken, when set, is required as a bearer token on /metrics.
+	// MetricsToken, when set, opens /metrics to other hosts that send it as
+	// a bearer token. Without it (or MetricsOpen) /metrics answers only
+	// the server itself.
 	MetricsToken string
+	// MetricsOpen opens /metrics to everyone who can reach the server.
+	MetricsOpen bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
@@ -55,6 +59,7 @@ type app struct {
 	limiter      *limiter
 	metrics      *metrics
 	metricsToken string
+	metricsOpen  bool
 	backups      BackupStatus
 	proxies      TrustedProxies
 
@@ -97,6 +102,7 @@ func New(cfg Config) (http.Handler, error) {
 		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
+		metricsOpen:  cfg.MetricsOpen,
 		backups:      cfg.Backups,
 		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),

@@ -407,3 +407,36 @@ func TestAnonymousVisitorsStoreNoSession(t *testing.T) {
 		t.Errorf("a forged flash cookie is shown: %q", got)
 	}
 }
+
+// TestMetricsOnlyFromThePiByDefault (finding 11): /metrics answers the Pi
+// itself; another host needs the token, or the server started with
+// -metrics-open.
+func TestMetricsOnlyFromThePiByDefault(t *testing.T) {
+	e := newEnv(t)
+	h := e.withConfig(nil)
+	if w := call(h, "GET", "/metrics", "192.0.2.7:1", nil); w.Code != http.StatusForbidden || strings.Contains(w.Body.String(), "booking_") {
+		t.Errorf("default, from another host: %d", w.Code)
+	}
+	if w := call(h, "GET", "/metrics", "127.0.0.1:1", map[string]string{"X-Forwarded-For": "192.0.2.7"}); w.Code != http.StatusForbidden {
+		t.Errorf("default, forwarded from another host: %d", w.Code)
+	}
+	for _, local := range []string{"127.0.0.1:1", "[::1]:1"} {
+		if w := call(h, "GET", "/metrics", local, nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "booking_members") {
+			t.Errorf("default, from %s: %d", local, w.Code)
+		}
+	}
+	h = e.withConfig(func(c *handlers.Config) { c.MetricsOpen = true })
+	if w := call(h, "GET", "/metrics", "192.0.2.7:1", nil); w.Code != http.StatusOK {
+		t.Errorf("-metrics-open, from another host: %d", w.Code)
+	}
+	h = e.withConfig(func(c *handlers.Config) { c.MetricsToken = "s3cret" })
+	if w := call(h, "GET", "/metrics", "192.0.2.7:1", map[string]string{"Authorization": "Bearer s3cret"}); w.Code != http.StatusOK {
+		t.Errorf("token, from another host: %d", w.Code)
+	}
+	if w := call(h, "GET", "/metrics", "192.0.2.7:1", map[string]string{"Authorization": "Bearer wrong"}); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong token, from another host: %d", w.Code)
+	}
+	if w := call(h, "GET", "/metrics", "127.0.0.1:1", nil); w.Code != http.StatusOK {
+		t.Errorf("token configured, from the Pi without it: %d", w.Code)
+	}
+}
