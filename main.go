@@ -224,6 +224,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c.register(fs)
 	addr := fs.String("addr", ":8080", "listen address")
 	sessionLifetime := fs.Duration("session-lifetime", 30*24*time.Hour, "how long a login lasts")
+	idleTimeout := fs.Duration("idle-timeout", 14*24*time.Hour, "log out a session not used for this long (0: never)")
 	logFormat := fs.String("log-format", "text", "text or json")
 	secureCookies := fs.Bool("secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	baseURL := fs.String("base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
@@ -320,7 +321,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}()
 
 	h, err := handlers.New(handlers.Config{Store: st, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: *sessionLifetime, SecureCookies: *secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		SessionLifetime: *sessionLifetime, IdleTimeout: *idleTimeout, SecureCookies: *secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
 		Backups: rep, TrustedProxies: trustedProxies, MetricsOpen: *metricsOpen})
 	if err != nil {
 		return fail("cannot start", err)

@@ -23,6 +23,10 @@ type Config struct {
 	Started time.Time
 	// SessionLifetime is how long a login lasts (phones stay logged in).
 	SessionLifetime time.Duration
+	// IdleTimeout ends a session that was not used for this long; zero
+	// keeps sessions for their whole lifetime (main's flag defaults to 14
+	// days).
+	IdleTimeout time.Duration
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
 	// MetricsToken, when set, opens /metrics to other hosts that send it as
@@ -89,8 +93,13 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Store = cfg.Store.Sessions()
+	sm.Codec = sessionCodec{}
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	// A copy of the database (the replica is not encrypted) must not hold
+	// live session tokens: only their hashes are stored.
+	sm.HashTokenInStore = true
 	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.IdleTimeout
 	sm.Cookie.Name = "booking_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode

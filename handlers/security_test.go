@@ -390,6 +390,9 @@ func TestAnonymousVisitorsStoreNoSession(t *testing.T) {
 		t.Fatalf("after a login: %d sessions, want %d", rows, rows0+1)
 	}
 	wantRedirect(t, anna.post("/logout", nil), "/login")
+	if n, err := e.st.LiveSessions(t.Context(), e.anna.ID); err != nil || n != 0 {
+		t.Errorf("after the logout Anna has %d sessions (%v)", n, err)
+	}
 	r := anna.get("/login")
 	if got := r.text(".flash"); got != "Du bist abgemeldet." {
 		t.Errorf("flash after logout: %q", got)
@@ -397,8 +400,9 @@ func TestAnonymousVisitorsStoreNoSession(t *testing.T) {
 	if got := anna.get("/login").text(".flash"); got != "" {
 		t.Errorf("the flash shows twice: %q", got)
 	}
-	if rows, _ := e.sessionRows(t); rows != rows0 {
-		t.Errorf("after the logout: %d sessions, want %d", rows, rows0)
+	// The logged-out session stays a few minutes as a tombstone; nothing else.
+	if rows, _ := e.sessionRows(t); rows != rows0+1 {
+		t.Errorf("after the logout: %d session rows, want %d", rows, rows0+1)
 	}
 	// The flash cookie picks one of our messages; it cannot bring text.
 	forged := e.client()
@@ -438,5 +442,63 @@ func TestMetricsOnlyFromThePiByDefault(t *testing.T) {
 	}
 	if w := call(h, "GET", "/metrics", "127.0.0.1:1", nil); w.Code != http.StatusOK {
 		t.Errorf("token configured, from the Pi without it: %d", w.Code)
+	}
+}
+
+// sessionTable is every session row, for comparing before and after.
+func (e *env) sessionTable(t *testing.T) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.st.Path()+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT token, hex(data), expiry, ifnull(user_id, 0), revoked FROM sessions ORDER BY token`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var token, data string
+		var expiry float64
+		var uid, revoked int64
+		if err := rows.Scan(&token, &data, &expiry, &uid, &revoked); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s %.9f %d %d\n", token, data, expiry, uid, revoked)
+	}
+	return b.String()
+}
+
+// TestIdleSessionsEnd (finding 14): a session not used for the idle
+// timeout is over; one in use lives on, without a write per page view.
+func TestIdleSessionsEnd(t *testing.T) {
+	e := newEnv(t)
+	e.withConfig(func(c *handlers.Config) { c.IdleTimeout = 1500 * time.Millisecond })
+	anna := e.as(e.anna)
+	time.Sleep(time.Second)
+	wantStatus(t, anna.get("/calendar"), http.StatusOK)
+	time.Sleep(time.Second) // two seconds after the login, in use all along
+	wantStatus(t, anna.get("/bookings"), http.StatusOK)
+	time.Sleep(1700 * time.Millisecond)
+	wantRedirect(t, anna.get("/calendar"), "/login")
+
+	// With the default of days, page views do not rewrite the session.
+	e.withConfig(func(c *handlers.Config) { c.IdleTimeout = 14 * 24 * time.Hour })
+	ben := e.as(e.ben)
+	before := e.sessionTable(t)
+	for range 20 {
+		wantStatus(t, ben.get("/calendar"), http.StatusOK)
+	}
+	if after := e.sessionTable(t); after != before {
+		t.Errorf("page views rewrote the session:\n%s\n%s", before, after)
+	}
+	// The cookie tells the browser the idle expiry too.
+	res := e.client().post("/login", url.Values{"email": {e.ben.Email}, "password": {password}})
+	for _, ck := range res.Cookies() {
+		if ck.Name == "booking_session" && (ck.MaxAge <= 0 || ck.MaxAge > 14*24*3600+1) {
+			t.Errorf("session cookie Max-Age %d, want the idle timeout", ck.MaxAge)
+		}
 	}
 }

@@ -499,8 +499,9 @@ func TestOccupancyMigrationBackfills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Turn the database back into schema version 1.
-	if _, err := f.s.writer.ExecContext(ctx, `DROP TABLE occupancy; PRAGMA user_version = 1`); err != nil {
+	// Turn the database back into schema version 1 (undoing 0003 too).
+	if _, err := f.s.writer.ExecContext(ctx, `DROP TABLE occupancy; DROP INDEX sessions_user;
+		ALTER TABLE sessions DROP COLUMN user_id; ALTER TABLE sessions DROP COLUMN revoked; PRAGMA user_version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	path := f.s.Path()
