@@ -502,3 +502,35 @@ func TestIdleSessionsEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthProbesLeaveSessionsAlone (finding 12): a health probe that
+// carries a session cookie reads the session, and changes nothing: no new
+// token, no new expiry, no cookie in the answer.
+func TestHealthProbesLeaveSessionsAlone(t *testing.T) {
+	e := newEnv(t)
+	// A short idle timeout, so that its refresh (a 48th) is due by the probe.
+	e.withConfig(func(c *handlers.Config) { c.IdleTimeout = 5 * time.Second })
+	admin := e.as(e.admin)
+	anna := e.as(e.anna)
+	time.Sleep(300 * time.Millisecond)
+	before := e.sessionTable(t)
+	for _, path := range []string{"/health", "/health/detailed", "/health/memory", "/health/database"} {
+		for who, c := range map[string]*client{"admin": admin, "member": anna} {
+			w := c.raw("GET", path, nil, "192.0.2.5:1000")
+			if w.Header().Get("Set-Cookie") != "" {
+				t.Errorf("%s %s: the probe answered with a cookie", who, path)
+			}
+			want := http.StatusOK
+			if who == "member" && path != "/health" {
+				want = http.StatusForbidden
+			}
+			if w.Code != want {
+				t.Errorf("%s %s: %d, want %d", who, path, w.Code, want)
+			}
+		}
+	}
+	if after := e.sessionTable(t); after != before {
+		t.Errorf("health probes changed the sessions:\n%s\n%s", before, after)
+	}
+	wantStatus(t, admin.get("/admin"), http.StatusOK)
+}
