@@ -417,12 +417,16 @@ func TestSelfRegistrationWaitsForApproval(t *testing.T) {
 	wantStatus(t, stranger.get("/calendar"), http.StatusOK)
 }
 
+// TestRoleChangeRenewsTheSessionToken: a role change ends the user's
+// sessions (issue 13); the next login has the new role and a new token.
 func TestRoleChangeRenewsTheSessionToken(t *testing.T) {
 	e := newEnv(t)
 	ben := e.as(e.ben)
 	before := sessionCookie(ben)
 	wantStatus(t, ben.get("/admin"), http.StatusForbidden)
 	wantRedirect(t, e.as(e.admin).post(fmt.Sprintf("/admin/members/%d/role", e.ben.ID), url.Values{"role": {"admin"}}), "/admin/members")
+	wantRedirect(t, ben.get("/admin"), "/login")
+	wantRedirect(t, ben.post("/login", url.Values{"email": {e.ben.Email}, "password": {password}, "next": {"/admin"}}), "/admin")
 	wantStatus(t, ben.get("/admin"), http.StatusOK)
 	if after := sessionCookie(ben); after == before || after == "" {
 		t.Errorf("session token not renewed after the role change")

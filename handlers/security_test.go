@@ -534,3 +534,63 @@ func TestHealthProbesLeaveSessionsAlone(t *testing.T) {
 	}
 	wantStatus(t, admin.get("/admin"), http.StatusOK)
 }
+
+// TestChangesThatEndOtherSessions (finding 4): after a lost phone, changing
+// the password or a reset link logs every other device out; disabling an
+// account or changing its role ends its sessions at once, not on their
+// next request.
+func TestChangesThatEndOtherSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	live := func(u *store.User) int {
+		t.Helper()
+		n, err := e.st.LiveSessions(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// Anna changes her password on her laptop; the lost phone is out, the
+	// laptop stays in.
+	laptop, phone := e.as(e.anna), e.as(e.anna)
+	wantRedirect(t, laptop.post("/profile/password", url.Values{"current": {password}, "password": {"Apfelbaum2027"}, "password2": {"Apfelbaum2027"}}), "/profile")
+	wantStatus(t, laptop.get("/calendar"), http.StatusOK)
+	wantRedirect(t, phone.get("/calendar"), "/login")
+	if n := live(e.anna); n != 1 {
+		t.Errorf("after the password change Anna has %d sessions, want 1", n)
+	}
+
+	// A reset link logs out every device, the one that uses it starts anew.
+	admin := e.as(e.admin)
+	r := admin.post(fmt.Sprintf("/admin/members/%d/link", e.anna.ID), nil)
+	link, _ := r.doc.Find("#link").Attr("value")
+	other := e.client()
+	wantRedirect(t, other.post(mustURL(link).Path, url.Values{"password": {"Birnbaum2027"}, "password2": {"Birnbaum2027"}}), "/calendar")
+	wantRedirect(t, laptop.get("/calendar"), "/login")
+	wantStatus(t, other.get("/calendar"), http.StatusOK)
+	if n := live(e.anna); n != 1 {
+		t.Errorf("after the reset Anna has %d sessions, want 1", n)
+	}
+
+	// Disabled and enabled again before Ben came back: his old session
+	// must not work (it ended when he was disabled, not when he next came).
+	ben := e.as(e.ben)
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", e.ben.ID), url.Values{"state": {"disabled"}}), "/admin/members")
+	if n := live(e.ben); n != 0 {
+		t.Errorf("disabled Ben has %d sessions", n)
+	}
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", e.ben.ID), url.Values{"state": {"approved"}}), "/admin/members")
+	wantRedirect(t, ben.get("/calendar"), "/login")
+
+	// A new role: the old session is over, the next login has the role.
+	ben = e.as(e.ben)
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/role", e.ben.ID), url.Values{"role": {"admin"}}), "/admin/members")
+	if n := live(e.ben); n != 0 {
+		t.Errorf("after the role change Ben has %d sessions", n)
+	}
+	wantRedirect(t, ben.get("/admin"), "/login")
+	wantStatus(t, e.as(e.ben).get("/admin"), http.StatusOK)
+	// The administrator's own session was not touched by any of it.
+	wantStatus(t, admin.get("/admin"), http.StatusOK)
+}

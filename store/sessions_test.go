@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +82,55 @@ func TestSessionStore(t *testing.T) {
 	}
 	if _, uid, _, _ := sessionRow(t, f.s, "b"); uid != 0 {
 		t.Errorf("anonymous row names user %d", uid)
+	}
+}
+
+// TestChangesRevokeSessions: the store ends a user's sessions in the same
+// transaction as a new password, a reset, a rejection or disabling, and a
+// new role; a profile change or an approval keeps them.
+func TestChangesRevokeSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ss := f.s.SessionsWith(SessionOptions{UserOf: testUserOf})
+	login := func(u *User) string {
+		t.Helper()
+		token := rand.Text()
+		if err := ss.CommitCtx(ctx, token, []byte("uid="+strconv.FormatInt(u.ID, 10)), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	other := f.user(t, "ben@example.org", RoleMember)
+	steps := []struct {
+		name   string
+		change func() error
+		ends   bool
+	}{
+		{"profile", func() error { return f.s.UpdateProfile(ctx, f.member.ID, "Anna B.", "en") }, false},
+		{"password", func() error { return f.s.SetPassword(ctx, f.member.ID, "Apfelbaum2027") }, true},
+		{"reset link", func() error {
+			token, err := f.s.NewResetLink(ctx, f.admin, f.member.ID)
+			if err == nil {
+				_, err = f.s.UseLink(ctx, token, PurposeReset, "Birnbaum2027")
+			}
+			return err
+		}, true},
+		{"disabled", func() error { return f.s.SetUserState(ctx, f.admin, f.member.ID, StateDisabled) }, true},
+		{"approved", func() error { return f.s.SetUserState(ctx, f.admin, f.member.ID, StateApproved) }, false},
+		{"role", func() error { return f.s.SetUserRole(ctx, f.admin, f.member.ID, RoleAdmin) }, true},
+		{"rejected", func() error { return f.s.SetUserState(ctx, f.admin, f.member.ID, StateRejected) }, true},
+	}
+	for _, st := range steps {
+		mine, theirs := login(f.member), login(other)
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		_, alive, _ := ss.FindCtx(ctx, mine)
+		if alive == st.ends {
+			t.Errorf("%s: session alive %v, want %v", st.name, alive, !st.ends)
+		}
+		if _, ok, _ := ss.FindCtx(ctx, theirs); !ok {
+			t.Errorf("%s: another user's session ended", st.name)
+		}
 	}
 }

@@ -222,7 +222,8 @@ func (s *Store) TokenUser(ctx context.Context, token, purpose string) (*User, er
 }
 
 // UseLink sets the password of the link's account and uses the link up. An
-// invitation also approves the account; a reset keeps its state.
+// invitation also approves the account; a reset keeps its state and ends
+// every session of the account (whoever else was logged in is out).
 func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*User, error) {
 	if len([]rune(password)) < MinPasswordLength {
 		return nil, &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
@@ -242,6 +243,9 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 			set += `, state = 'approved'`
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`, hash, timestamp(s.now()), id); err != nil {
+			return err
+		}
+		if err := revokeSessions(ctx, tx, id); err != nil {
 			return err
 		}
 		return deleteToken(ctx, tx, token)

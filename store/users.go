@@ -242,7 +242,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	return s.User(ctx, id)
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password and ends all their sessions: after
+// a lost phone, the new password must also lock out whoever has the phone.
+// The caller renews the token of the session making the change to keep it.
 func (s *Store) SetPassword(ctx context.Context, userID int64, password string) error {
 	if len([]rune(password)) < MinPasswordLength {
 		return &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
@@ -251,7 +253,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, password string) 
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	return s.updateUser(ctx, userID, `password_hash = ?`, hash)
+	return s.updateUser(ctx, userID, true, `password_hash = ?`, hash)
 }
 
 // UpdateProfile changes what a user may change about themselves.
@@ -260,7 +262,7 @@ func (s *Store) UpdateProfile(ctx context.Context, userID int64, name, language 
 	if err := validateUser(&in).err(); err != nil {
 		return err
 	}
-	return s.updateUser(ctx, userID, `name = ?, language = ?`, in.Name, in.Language)
+	return s.updateUser(ctx, userID, false, `name = ?, language = ?`, in.Name, in.Language)
 }
 
 // SetUserState moves an account (approve, reject, disable, enable). Only
@@ -278,7 +280,9 @@ func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, sta
 	default:
 		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
 	}
-	return s.updateUser(ctx, userID, `state = ?`, state)
+	// A rejected or disabled account is out at once, not on its next
+	// request; an approval keeps the waiting member's session.
+	return s.updateUser(ctx, userID, state != StateApproved, `state = ?`, state)
 }
 
 // SetUserRole makes a user a member or an administrator.
@@ -292,10 +296,13 @@ func (s *Store) SetUserRole(ctx context.Context, actor *User, userID int64, role
 	if role != RoleMember && role != RoleAdmin {
 		return fmt.Errorf("set user role %q: %w", role, ErrInvalid)
 	}
-	return s.updateUser(ctx, userID, `role = ?`, role)
+	// Sessions carry the role they were made with: the user logs in anew.
+	return s.updateUser(ctx, userID, true, `role = ?`, role)
 }
 
-func (s *Store) updateUser(ctx context.Context, userID int64, set string, args ...any) error {
+// updateUser changes one user; revoke ends all their sessions in the same
+// transaction.
+func (s *Store) updateUser(ctx context.Context, userID int64, revoke bool, set string, args ...any) error {
 	args = append(args, timestamp(s.now()), userID)
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -303,8 +310,10 @@ func (s *Store) updateUser(ctx context.Context, userID int64, set string, args .
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil || n == 0 || !revoke {
+			return err
+		}
+		return revokeSessions(ctx, tx, userID)
 	})
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", userID, err)
