@@ -594,3 +594,44 @@ func TestChangesThatEndOtherSessions(t *testing.T) {
 	// The administrator's own session was not touched by any of it.
 	wantStatus(t, admin.get("/admin"), http.StatusOK)
 }
+
+// TestStateChangeVoidsLinks (finding 5): an invitation only approves an
+// account that is still invited, and an administrator's state change voids
+// the account's links.
+func TestStateChangeVoidsLinks(t *testing.T) {
+	e := newEnv(t)
+	admin := e.as(e.admin)
+	form := url.Values{"password": {"Walnuss2027"}, "password2": {"Walnuss2027"}}
+	linkOf := func(r *response) string {
+		t.Helper()
+		link, ok := r.doc.Find("#link").Attr("value")
+		if !ok {
+			t.Fatalf("no link on the page:\n%.2000s", r.body)
+		}
+		return mustURL(link).Path
+	}
+	// Carla is invited, then disabled before she used the link.
+	r := admin.post("/admin/members", url.Values{"name": {"Carla"}, "email": {"carla@example.org"}, "role": {"member"}})
+	wantStatus(t, r, http.StatusOK)
+	invite := linkOf(r)
+	carla, err := e.st.UserByEmail(t.Context(), "carla@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", carla.ID), url.Values{"state": {"disabled"}}), "/admin/members")
+	wantStatus(t, e.client().get(invite), http.StatusGone)
+	wantStatus(t, e.client().post(invite, form), http.StatusGone)
+	if u, _ := e.st.User(t.Context(), carla.ID); u.State != store.StateDisabled {
+		t.Errorf("Carla is %s after using her old link, want disabled", u.State)
+	}
+	wantStatus(t, e.client().post("/login", url.Values{"email": {"carla@example.org"}, "password": {"Walnuss2027"}}), http.StatusUnprocessableEntity)
+
+	// A reset link dies when the account is disabled, and stays dead when
+	// it is enabled again.
+	r = admin.post(fmt.Sprintf("/admin/members/%d/link", e.ben.ID), nil)
+	reset := linkOf(r)
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", e.ben.ID), url.Values{"state": {"disabled"}}), "/admin/members")
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", e.ben.ID), url.Values{"state": {"approved"}}), "/admin/members")
+	wantStatus(t, e.client().post(reset, form), http.StatusGone)
+	wantRedirect(t, e.client().post("/login", url.Values{"email": {e.ben.Email}, "password": {password}}), "/calendar")
+}

@@ -45,13 +45,17 @@ func (s *Store) newToken(ctx context.Context, tx *sql.Tx, purpose string, userID
 }
 
 // tokenUser checks a token and returns the user it belongs to (0 for setup).
+// An invitation is good only for an account still invited, a reset link
+// not for a rejected or disabled one: a link must never undo an
+// administrator's decision.
 func (s *Store) tokenUser(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, token, purpose string) (int64, error) {
 	var uid sql.NullInt64
 	var expires string
-	err := q.QueryRowContext(ctx, `SELECT user_id, expires_at FROM tokens WHERE hash = ? AND purpose = ?`,
-		hashToken(token), purpose).Scan(&uid, &expires)
+	var state sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT t.user_id, t.expires_at, u.state FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ? AND t.purpose = ?`, hashToken(token), purpose).Scan(&uid, &expires, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrTokenInvalid
 	}
@@ -60,6 +64,16 @@ func (s *Store) tokenUser(ctx context.Context, q interface {
 	}
 	if !s.now().Before(parseTimestamp(expires)) {
 		return 0, ErrTokenInvalid
+	}
+	switch purpose {
+	case PurposeInvite:
+		if state.String != StateInvited {
+			return 0, ErrTokenInvalid
+		}
+	case PurposeReset:
+		if state.String == StateRejected || state.String == StateDisabled || state.String == StateInvited {
+			return 0, ErrTokenInvalid
+		}
 	}
 	return uid.Int64, nil
 }

@@ -253,7 +253,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, password string) 
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	return s.updateUser(ctx, userID, true, `password_hash = ?`, hash)
+	return s.updateUser(ctx, userID, revoking(ctx, userID), `password_hash = ?`, hash)
 }
 
 // UpdateProfile changes what a user may change about themselves.
@@ -262,7 +262,7 @@ func (s *Store) UpdateProfile(ctx context.Context, userID int64, name, language 
 	if err := validateUser(&in).err(); err != nil {
 		return err
 	}
-	return s.updateUser(ctx, userID, false, `name = ?, language = ?`, in.Name, in.Language)
+	return s.updateUser(ctx, userID, nil, `name = ?, language = ?`, in.Name, in.Language)
 }
 
 // SetUserState moves an account (approve, reject, disable, enable). Only
@@ -281,8 +281,18 @@ func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, sta
 		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
 	}
 	// A rejected or disabled account is out at once, not on its next
-	// request; an approval keeps the waiting member's session.
-	return s.updateUser(ctx, userID, state != StateApproved, `state = ?`, state)
+	// request; an approval keeps the waiting member's session. Every state
+	// change voids the account's links: an old invitation must not approve
+	// an account an administrator has disabled since.
+	return s.updateUser(ctx, userID, func(tx *sql.Tx) error {
+		if state != StateApproved {
+			if err := revokeSessions(ctx, tx, userID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+		return err
+	}, `state = ?`, state)
 }
 
 // SetUserRole makes a user a member or an administrator.
@@ -297,12 +307,12 @@ func (s *Store) SetUserRole(ctx context.Context, actor *User, userID int64, role
 		return fmt.Errorf("set user role %q: %w", role, ErrInvalid)
 	}
 	// Sessions carry the role they were made with: the user logs in anew.
-	return s.updateUser(ctx, userID, true, `role = ?`, role)
+	return s.updateUser(ctx, userID, revoking(ctx, userID), `role = ?`, role)
 }
 
-// updateUser changes one user; revoke ends all their sessions in the same
-// transaction.
-func (s *Store) updateUser(ctx context.Context, userID int64, revoke bool, set string, args ...any) error {
+// updateUser changes one user; then, when the user exists, runs also in
+// the same transaction.
+func (s *Store) updateUser(ctx context.Context, userID int64, also func(*sql.Tx) error, set string, args ...any) error {
 	args = append(args, timestamp(s.now()), userID)
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -310,10 +320,10 @@ func (s *Store) updateUser(ctx context.Context, userID int64, revoke bool, set s
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 || !revoke {
+		if n, err = res.RowsAffected(); err != nil || n == 0 || also == nil {
 			return err
 		}
-		return revokeSessions(ctx, tx, userID)
+		return also(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", userID, err)
@@ -322,4 +332,9 @@ func (s *Store) updateUser(ctx context.Context, userID int64, revoke bool, set s
 		return fmt.Errorf("update user %d: %w", userID, ErrNotFound)
 	}
 	return nil
+}
+
+// revoking is updateUser's also for changes that end the user's sessions.
+func revoking(ctx context.Context, userID int64) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error { return revokeSessions(ctx, tx, userID) }
 }
