@@ -635,3 +635,53 @@ func TestStateChangeVoidsLinks(t *testing.T) {
 	wantStatus(t, e.client().post(reset, form), http.StatusGone)
 	wantRedirect(t, e.client().post("/login", url.Values{"email": {e.ben.Email}, "password": {password}}), "/calendar")
 }
+
+// TestOthersCannotOpenEndedBookings (finding 6): another member sees a
+// booking only while it holds beds (as in the calendar); a rejected or
+// cancelled one is not found for them, as if the id did not exist.
+func TestOthersCannotOpenEndedBookings(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mk := func(day int) *store.Booking {
+		b, err := e.st.CreateBooking(ctx, e.anna, store.BookingInput{Arrival: today + store.Date(day), Departure: today + store.Date(day+1),
+			Items: []store.Item{{AccommodationID: e.room.ID, Persons: 1}}, Notes: "Geheim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cancelled, rejected, pending := mk(2), mk(3), mk(4)
+	if err := e.st.CancelBooking(ctx, e.anna, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.RejectBooking(ctx, e.admin, rejected.ID, "Familienfest"); err != nil {
+		t.Fatal(err)
+	}
+	ben, anna, admin := e.as(e.ben), e.as(e.anna), e.as(e.admin)
+	for _, b := range []*store.Booking{cancelled, rejected} {
+		for _, suffix := range []string{"", "/edit", "/cancel"} {
+			path := bookingPath(b.ID) + suffix
+			r := ben.get(path)
+			wantStatus(t, r, http.StatusNotFound)
+			if r.text("main h1") != "Nicht gefunden" {
+				t.Errorf("%s: %q", path, r.text("main h1"))
+			}
+		}
+		wantStatus(t, anna.get(bookingPath(b.ID)), http.StatusOK)
+		wantStatus(t, admin.get(bookingPath(b.ID)), http.StatusOK)
+	}
+	// The same answer as for an id that does not exist.
+	if a, b := ben.get(bookingPath(cancelled.ID)).body, ben.get(bookingPath(99999)).body; stripRequestID(a) != stripRequestID(b) {
+		t.Errorf("a cancelled booking's 404 differs from a missing one's")
+	}
+	wantStatus(t, ben.get(bookingPath(pending.ID)), http.StatusOK)
+}
+
+func bookingPath(id int64) string { return fmt.Sprintf("/bookings/%d", id) }
+
+func stripRequestID(body string) string {
+	if i := strings.Index(body, "request"); i >= 0 {
+		return body[:i]
+	}
+	return body
+}

@@ -531,14 +531,24 @@ func (s *Store) bookingByID(ctx context.Context, q querier, id int64) (*Booking,
 }
 
 // Booking returns one booking for viewer. The family shares one house and
-// sees every stay in the calendar, so any approved member may look at it;
-// what is private (notes, history, actions) is for the caller to hide from
+// sees every stay in the calendar, so any approved member may look at one
+// that holds beds; what is private (notes, history, actions) is for the caller to hide from
 // anyone but the owner and administrators (see MayChange).
 func (s *Store) Booking(ctx context.Context, viewer *User, id int64) (*Booking, error) {
 	if !viewer.CanBook() {
 		return nil, fmt.Errorf("booking %d: %w", id, ErrForbidden)
 	}
-	return s.bookingByID(ctx, s.reader, id)
+	b, err := s.bookingByID(ctx, s.reader, id)
+	if err != nil {
+		return nil, err
+	}
+	// Other members see a stay while it holds beds, as in the calendar. A
+	// rejected or cancelled one is its owner's business: not found, as if
+	// the (sequential) id did not exist.
+	if !b.HoldsBeds() && !b.MayChange(viewer) {
+		return nil, fmt.Errorf("booking %d: %w", id, ErrNotFound)
+	}
+	return b, nil
 }
 
 // MayChange tells whether u may see the private parts of b and change it:
