@@ -295,14 +295,31 @@ type settingsPage struct {
 }
 
 type settingsForm struct {
-	HouseName, TimeZone, MaxNights string
-	SelfRegistration               bool
+	HouseName, TimeZone, MaxNights  string
+	HorizonMonths, MaxPendingNights string
+	SelfRegistration                bool
 }
 
 func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
 	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
-		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}})
+		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration,
+		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights)}})
+}
+
+// formInt is a number field of a form; a field the form did not send
+// keeps its current value, and one that does not parse is -1, which every
+// setting refuses beside its field.
+func formInt(r *http.Request, field string, current int) (string, int) {
+	if !r.PostForm.Has(field) {
+		return strconv.Itoa(current), current
+	}
+	s := strings.TrimSpace(r.PostForm.Get(field))
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		n = -1
+	}
+	return s, n
 }
 
 func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
@@ -311,12 +328,16 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
+	in := a.store.Settings().Input()
 	f := settingsForm{HouseName: r.PostForm.Get("house_name"), TimeZone: strings.TrimSpace(r.PostForm.Get("time_zone")),
 		MaxNights: strings.TrimSpace(r.PostForm.Get("max_nights")), SelfRegistration: r.PostForm.Get("self_registration") == "1"}
+	in.HouseName, in.TimeZone, in.SelfRegistration = f.HouseName, f.TimeZone, f.SelfRegistration
 	// A number that does not parse goes to the store as 0, so the store
 	// reports it together with every other problem of the form.
-	n, _ := strconv.Atoi(f.MaxNights)
-	err := a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
+	in.MaxNights, _ = strconv.Atoi(f.MaxNights)
+	f.HorizonMonths, in.HorizonMonths = formInt(r, "horizon_months", in.HorizonMonths)
+	f.MaxPendingNights, in.MaxPendingBedNights = formInt(r, "max_pending_bed_nights", in.MaxPendingBedNights)
+	err := a.store.UpdateSettings(r.Context(), u, in)
 	if err == nil {
 		a.seeOther(w, r, "/admin/settings", "flash.saved")
 		return nil

@@ -51,6 +51,8 @@ const (
 	KeyBadLanguage     = "bad_language"
 	KeyBadTimeZone     = "bad_time_zone"
 	KeyMaxNightsRange  = "max_nights_range"
+	KeyBeyondHorizon   = "beyond_horizon"
+	KeyPendingCap      = "pending_cap"
 )
 
 // messages are the English texts, used by Error() for logs and the command
@@ -78,6 +80,8 @@ var messages = map[string]string{
 	KeyBadLanguage:     "is not a supported language",
 	KeyBadTimeZone:     "is not a known time zone",
 	KeyMaxNightsRange:  "must be between %d and %d",
+	KeyBeyondHorizon:   "stays can begin at most %d months ahead, by %s",
+	KeyPendingCap:      "your bookings waiting for a decision would come to %d bed-nights (persons x nights); %d are allowed",
 }
 
 // Message is the problem in English.
