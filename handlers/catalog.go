@@ -280,6 +280,8 @@ var catalog = map[string][2]string{
 	"err.beds_range":               {"Bitte %d bis %d Betten.", "Please %d to %d beds."},
 	"err.bad_kind":                 {"Bitte eine Art auswählen.", "Please choose a kind."},
 	"err.name_taken":               {"Diesen Namen gibt es schon.", "This name is already taken."},
+	"err.user_name_taken":          {"Diesen Namen trägt schon jemand (Groß- und Kleinschreibung, Akzente und ähnlich aussehende Buchstaben zählen nicht). Bitte einen anderen wählen, z. B. mit Nachnamen.", "Someone already has this name (case, accents and look-alike letters do not count). Please choose another, e.g. with a surname."},
+	"err.bad_characters":           {"Enthält unsichtbare Steuer- oder Schreibrichtungszeichen. Bitte nur normalen Text.", "Contains invisible control or text-direction characters. Please use plain text."},
 	"err.email_taken":              {"Diese E-Mail-Adresse ist schon registriert.", "This email address is already registered."},
 	"err.bad_email":                {"Das ist keine gültige E-Mail-Adresse.", "This is not a valid email address."},
 	"err.password_short":           {"Das Passwort braucht mindestens %d Zeichen.", "The password needs at least %d characters."},

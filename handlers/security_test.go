@@ -746,3 +746,54 @@ func TestBookingLimitsThroughThePages(t *testing.T) {
 	}
 	wantRedirect(t, anna.post("/bookings", form(d(31), 30, 4)), "/bookings/")
 }
+
+// TestNamesCannotImpersonate (finding 8): display names are unique ignoring
+// case, accents and look-alike letters, and control and text-direction
+// characters are refused, on every form that sets a name.
+func TestNamesCannotImpersonate(t *testing.T) {
+	e := newEnv(t)
+	anna := e.as(e.anna)
+	taken := "Diesen Namen trägt schon jemand (Groß- und Kleinschreibung, Akzente und ähnlich aussehende Buchstaben zählen nicht). Bitte einen anderen wählen, z. B. mit Nachnamen."
+	bad := "Enthält unsichtbare Steuer- oder Schreibrichtungszeichen. Bitte nur normalen Text."
+	for name, want := range map[string]string{
+		"ben": taken, " BÉN ": taken, "Вen": taken /* Cyrillic В */, "0ma": taken, "OMA": taken,
+		"Anna\u202e": bad, "\u202eamO": bad, "Anna\x1b[31m": bad, "An\u200bna": bad, "Anna\u2067x": bad,
+	} {
+		r := anna.post("/profile", url.Values{"name": {name}, "language": {"de"}})
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := r.text("#name-error"); got != want {
+			t.Errorf("rename to %q: %q", name, got)
+		}
+	}
+	if u, _ := e.st.User(t.Context(), e.anna.ID); u.Name != "Anna" {
+		t.Errorf("Anna is now %q", u.Name)
+	}
+	// Her own name in other letters, and a new one, are fine.
+	wantRedirect(t, anna.post("/profile", url.Values{"name": {"ANNA"}, "language": {"de"}}), "/profile")
+	wantRedirect(t, anna.post("/profile", url.Values{"name": {"Anna Berg"}, "language": {"de"}}), "/profile")
+	// The old name is free again; nobody takes the new one.
+	admin := e.as(e.admin)
+	r := admin.post("/admin/members", url.Values{"name": {"anna berg"}, "email": {"anna2@example.org"}, "role": {"member"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := r.text("#name-error"); got != taken {
+		t.Errorf("invitation with a taken name: %q", got)
+	}
+	wantStatus(t, admin.post("/admin/members", url.Values{"name": {"Anna"}, "email": {"anna2@example.org"}, "role": {"member"}}), http.StatusOK)
+	// Self-registration too.
+	e.setSelfRegistration(t, true)
+	r = e.client().post("/register", url.Values{"name": {"Oma"}, "email": {"fake@example.org"}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := r.text("#name-error"); got != taken {
+		t.Errorf("registration with a taken name: %q", got)
+	}
+}
+
+// setSelfRegistration switches self-registration in the settings.
+func (e *env) setSelfRegistration(t *testing.T, on bool) {
+	t.Helper()
+	in := e.st.Settings().Input()
+	in.SelfRegistration = on
+	if err := e.st.UpdateSettings(t.Context(), e.admin, in); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -144,7 +144,9 @@ func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, 
 	today := s.Today()
 	var ps problems
 	in.Notes = strings.TrimSpace(in.Notes)
-	if len([]rune(in.Notes)) > MaxNotesRunes {
+	if !plainText(in.Notes, true) {
+		ps.add("notes", KeyBadCharacters)
+	} else if len([]rune(in.Notes)) > MaxNotesRunes {
 		ps.add("notes", KeyTooLong, MaxNotesRunes)
 	}
 	if in.Arrival < today && (old == nil || in.Arrival != old.Arrival) {
@@ -471,6 +473,8 @@ func (s *Store) RejectBooking(ctx context.Context, actor *User, id int64, reason
 	var ps problems
 	if reason == "" {
 		ps.add("reason", KeyRequired)
+	} else if !plainText(reason, true) {
+		ps.add("reason", KeyBadCharacters)
 	} else if len([]rune(reason)) > MaxReasonRune {
 		ps.add("reason", KeyTooLong, MaxReasonRune)
 	}

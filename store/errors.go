@@ -53,6 +53,8 @@ const (
 	KeyMaxNightsRange  = "max_nights_range"
 	KeyBeyondHorizon   = "beyond_horizon"
 	KeyPendingCap      = "pending_cap"
+	KeyBadCharacters   = "bad_characters"
+	KeyUserNameTaken   = "user_name_taken"
 )
 
 // messages are the English texts, used by Error() for logs and the command
@@ -82,6 +84,8 @@ var messages = map[string]string{
 	KeyMaxNightsRange:  "must be between %d and %d",
 	KeyBeyondHorizon:   "stays can begin at most %d months ahead, by %s",
 	KeyPendingCap:      "your bookings waiting for a decision would come to %d bed-nights (persons x nights); %d are allowed",
+	KeyBadCharacters:   "contains control or text-direction characters",
+	KeyUserNameTaken:   "someone already has this name (case, accents and look-alike letters do not count)",
 }
 
 // Message is the problem in English.

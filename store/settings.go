@@ -120,6 +120,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 	in.HouseName = strings.TrimSpace(in.HouseName)
 	if in.HouseName == "" {
 		ps.add("house_name", KeyRequired)
+	} else if !plainText(in.HouseName, false) {
+		ps.add("house_name", KeyBadCharacters)
 	} else if len([]rune(in.HouseName)) > 100 {
 		ps.add("house_name", KeyTooLong, 100)
 	}

@@ -135,6 +135,9 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*U
 		if _, err := s.tokenUser(ctx, tx, token, PurposeSetup); err != nil {
 			return err
 		}
+		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
+			return err
+		}
 		now := timestamp(s.now())
 		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
 			VALUES (?, ?, 'admin', 'approved', ?, ?, ?, ?) RETURNING id`, in.Email, in.Name, hash, in.Language, now, now).Scan(&id); err != nil {
@@ -166,6 +169,9 @@ func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *U
 	var token string
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
+			return err
+		}
 		now := timestamp(s.now())
 		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, language, created_at, updated_at)
 			VALUES (?, ?, ?, 'invited', ?, ?, ?) RETURNING id`, in.Email, in.Name, in.Role, in.Language, now, now).Scan(&id); err != nil {

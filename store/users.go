@@ -8,6 +8,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Roles and states of a user.
@@ -77,25 +79,61 @@ func validEmail(s string) bool {
 func validateUser(in *NewUser) problems {
 	var ps problems
 	in.Email = strings.TrimSpace(in.Email)
-	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Email == "":
 		ps.add("email", KeyRequired)
 	case len(in.Email) > 254 || !validEmail(in.Email):
 		ps.add("email", KeyBadEmail)
 	}
-	if in.Name == "" {
-		ps.add("name", KeyRequired)
-	} else if len([]rune(in.Name)) > 100 {
-		ps.add("name", KeyTooLong, 100)
-	}
+	validateName(&ps, &in.Name)
 	if in.Role != RoleMember && in.Role != RoleAdmin {
 		ps.add("role", KeyBadRole)
 	}
-	if in.Language != "" && in.Language != "de" && in.Language != "en" {
+	validateLanguage(&ps, in.Language)
+	return ps
+}
+
+// validateName checks a display name and brings it into its stored form
+// (trimmed, composed accents).
+func validateName(ps *problems, name *string) {
+	*name = norm.NFC.String(strings.TrimSpace(*name))
+	switch {
+	case *name == "":
+		ps.add("name", KeyRequired)
+	case !plainText(*name, false):
+		ps.add("name", KeyBadCharacters)
+	case len([]rune(*name)) > 100:
+		ps.add("name", KeyTooLong, 100)
+	}
+}
+
+func validateLanguage(ps *problems, lang string) {
+	if lang != "" && lang != "de" && lang != "en" {
 		ps.add("language", KeyBadLanguage)
 	}
-	return ps
+}
+
+// checkNameFree refuses a display name that another account has, ignoring
+// case, accents and look-alike letters (nameKey), so that nobody can pass
+// for another member. Rejected accounts hold no name. Run it in the write
+// transaction, so two accounts cannot take one name at once.
+func checkNameFree(ctx context.Context, tx *sql.Tx, name string, except int64) error {
+	key := nameKey(name)
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM users WHERE id <> ? AND state <> 'rejected'`, except)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var other string
+		if err := rows.Scan(&other); err != nil {
+			return err
+		}
+		if nameKey(other) == key {
+			return &ValidationError{Problems: []Problem{{Field: "name", Key: KeyUserNameTaken}}}
+		}
+	}
+	return rows.Err()
 }
 
 // CreateUser adds an account. It is the low-level entry used by the command
@@ -125,6 +163,9 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	now := timestamp(s.now())
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
+			return err
+		}
 		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id)
@@ -256,13 +297,30 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, password string) 
 	return s.updateUser(ctx, userID, revoking(ctx, userID), `password_hash = ?`, hash)
 }
 
-// UpdateProfile changes what a user may change about themselves.
+// UpdateProfile changes what a user may change about themselves. A new
+// name must be free; an unchanged one is kept as it is, even one that
+// would not pass today's rules (a language switch must not fail on it).
 func (s *Store) UpdateProfile(ctx context.Context, userID int64, name, language string) error {
-	in := NewUser{Email: "x@example.org", Name: name, Role: RoleMember, Language: language}
-	if err := validateUser(&in).err(); err != nil {
+	cur, err := s.User(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("update profile: %w", err)
+	}
+	var ps problems
+	changed := strings.TrimSpace(name) != cur.Name
+	if changed {
+		validateName(&ps, &name)
+	} else {
+		name = cur.Name
+	}
+	validateLanguage(&ps, language)
+	if err := ps.err(); err != nil {
 		return err
 	}
-	return s.updateUser(ctx, userID, nil, `name = ?, language = ?`, in.Name, in.Language)
+	var check func(*sql.Tx) error
+	if changed {
+		check = func(tx *sql.Tx) error { return checkNameFree(ctx, tx, name, userID) }
+	}
+	return s.updateUser(ctx, userID, check, `name = ?, language = ?`, name, language)
 }
 
 // SetUserState moves an account (approve, reject, disable, enable). Only
