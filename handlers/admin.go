@@ -297,6 +297,7 @@ type settingsPage struct {
 type settingsForm struct {
 	HouseName, TimeZone, MaxNights  string
 	HorizonMonths, MaxPendingNights string
+	MaxWaitingAccounts              string
 	SelfRegistration                bool
 }
 
@@ -304,7 +305,8 @@ func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
 	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
 		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration,
-		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights)}})
+		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights),
+		MaxWaitingAccounts: strconv.Itoa(s.MaxWaitingAccounts)}})
 }
 
 // formInt is a number field of a form; a field the form did not send
@@ -337,6 +339,7 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	in.MaxNights, _ = strconv.Atoi(f.MaxNights)
 	f.HorizonMonths, in.HorizonMonths = formInt(r, "horizon_months", in.HorizonMonths)
 	f.MaxPendingNights, in.MaxPendingBedNights = formInt(r, "max_pending_bed_nights", in.MaxPendingBedNights)
+	f.MaxWaitingAccounts, in.MaxWaitingAccounts = formInt(r, "max_waiting_accounts", in.MaxWaitingAccounts)
 	err := a.store.UpdateSettings(r.Context(), u, in)
 	if err == nil {
 		a.seeOther(w, r, "/admin/settings", "flash.saved")

@@ -243,9 +243,21 @@ func (a *app) showRegister(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
 		return refuse(http.StatusNotFound, "err.registration_closed")
 	}
+	open, err := a.store.RegistrationOpen(r.Context())
+	if err != nil {
+		return err
+	}
+	if !open {
+		return store.ErrRegistrationsFull
+	}
 	return a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "register", Action: "/register"})
 }
 
+// register creates an account that waits for approval. It answers the
+// same for an address that has an account (the owner keeps their
+// password; mail will tell them, once the server sends mail): a redirect
+// to the login page with one message, and no session either way. Every
+// registration counts against the client's attempts.
 func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
 		return refuse(http.StatusNotFound, "err.registration_closed")
@@ -254,11 +266,25 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := newAccountPage(r, "register", "/register")
-	lang := chooseLanguage(r, nil)
-	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, next: "/calendar",
-		save: func(password string) (*store.User, error) {
-			return a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
-		}})
+	t := tr{chooseLanguage(r, nil)}
+	fe := passwordsMatch(t, r)
+	if len(fe) == 0 {
+		_, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: t.lang})
+		if errors.Is(err, store.ErrAccountExists) {
+			a.log.Info("registration for an address that has an account", "ip", a.clientIP(r), "request_id", info(r).id)
+			err = nil
+		}
+		if err == nil {
+			chargeAttempt(r)
+			a.seeOther(w, r, "/login", "flash.registered")
+			return nil
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			return err
+		}
+	}
+	p.Errors = fe
+	return a.render(w, r, http.StatusUnprocessableEntity, "account", p)
 }
 
 func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {

@@ -59,7 +59,7 @@ var catalog = map[string][2]string{
 	"status.http.422":  {"Bitte prüfen", "Please check"},
 	"status.http.429":  {"Zu viele Versuche", "Too many attempts"},
 	"status.http.500":  {"Etwas ist schiefgegangen", "Something went wrong"},
-	"status.http.503":  {"Gerade beschäftigt", "Busy right now"},
+	"status.http.503":  {"Gerade nicht möglich", "Not possible right now"},
 	"error.home":       {"Zur Startseite", "Go to the start page"},
 
 	// Actions
@@ -208,6 +208,8 @@ var catalog = map[string][2]string{
 	"settings.max_nights":             {"Höchstens Nächte pro Buchung", "Maximum nights per booking"},
 	"settings.self_registration":      {"Selbstregistrierung erlauben", "Allow self-registration"},
 	"settings.self_registration_hint": {"Neue Konten müssen dann freigegeben werden. Ohne Haken kommt man nur per Einladung hinein.", "New accounts then need approval. Without it, people join by invitation only."},
+	"settings.max_waiting":            {"Höchstens wartende Anmeldungen", "Maximum registrations waiting"},
+	"settings.max_waiting_hint":       {"So viele selbst registrierte Konten dürfen gleichzeitig auf Freigabe warten; danach ist die Registrierung zu, bis du über einige entschieden hast.", "This many self-registered accounts may wait for approval at once; then registration is closed until you have decided on some."},
 	"settings.horizon_months":         {"Wie weit im Voraus buchen (Monate)", "How far ahead to book (months)"},
 	"settings.horizon_months_hint":    {"Eine Anreise darf höchstens so viele Monate in der Zukunft liegen.", "An arrival may be at most this many months away."},
 	"settings.max_pending":            {"Offene Anfragen pro Mitglied (Bettnächte)", "Open requests per member (bed-nights)"},
@@ -226,6 +228,7 @@ var catalog = map[string][2]string{
 	"backups.disabled":                {"Die Replikation ist ausgeschaltet.", "Replication is off."},
 
 	// Flash messages
+	"flash.registered":        {"Danke für deine Anmeldung! Melde dich mit deiner E-Mail-Adresse und deinem Passwort an; buchen kannst du, sobald die Verwaltung dich freigegeben hat. Hattest du schon ein Konto, gilt dein bisheriges Passwort.", "Thank you for registering! Log in with your email address and password; you can book as soon as the administration has approved you. If you already had an account, your old password still applies."},
 	"flash.logged_out":        {"Du bist abgemeldet.", "You are logged out."},
 	"flash.setup_done":        {"Geschafft! Lege jetzt die Schlafplätze an und lade die Familie ein.", "Done! Now add the accommodations and invite the family."},
 	"flash.welcome":           {"Willkommen! Dein Passwort ist gespeichert.", "Welcome! Your password is saved."},
@@ -252,6 +255,7 @@ var catalog = map[string][2]string{
 	"err.method":              {"Diese Aktion ist hier nicht möglich.", "This action is not possible here."},
 	"err.too_large":           {"Das Formular enthält zu viele Daten.", "The form contains too much data."},
 	"err.too_many":            {"Zu viele Versuche. Bitte warte eine Minute.", "Too many attempts. Please wait a minute."},
+	"err.registration_full":   {"Gerade warten schon viele neue Konten auf Freigabe. Bitte versuche es in ein paar Tagen noch einmal oder frag jemanden aus der Familie nach einer Einladung.", "Many new accounts are already waiting for approval. Please try again in a few days, or ask someone in the family for an invitation."},
 	"err.busy":                {"Gerade melden sich sehr viele an. Bitte versuche es in ein paar Sekunden noch einmal.", "Very many people are logging in right now. Please try again in a few seconds."},
 	"err.cross_origin":        {"Diese Anfrage kam von einer anderen Seite und wurde zu deinem Schutz abgelehnt.", "This request came from another site and was refused for your protection."},
 	"err.registration_closed": {"Neue Konten gibt es nur per Einladung.", "New accounts are by invitation only."},

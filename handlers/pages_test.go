@@ -399,7 +399,10 @@ func TestSelfRegistrationWaitsForApproval(t *testing.T) {
 	if r.text("#password2-error") != "Die beiden Passwörter sind verschieden." {
 		t.Errorf("mismatch: %q", r.text("#password2-error"))
 	}
-	wantRedirect(t, stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum7"}}), "/calendar")
+	// A registration does not log in (issue 13: the answer must not tell
+	// whether the address had an account); the login shows the waiting page.
+	wantRedirect(t, stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum7"}}), "/login")
+	wantRedirect(t, stranger.post("/login", url.Values{"email": {"dora@example.org"}, "password": {"Kirschbaum7"}}), "/calendar")
 	r = stranger.get("/calendar")
 	wantStatus(t, r, http.StatusForbidden)
 	if r.text("main h1") != "Noch nicht freigegeben" {

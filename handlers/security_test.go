@@ -797,3 +797,81 @@ func (e *env) setSelfRegistration(t *testing.T, on bool) {
 		t.Fatal(err)
 	}
 }
+
+// TestRegistrationRevealsNothing (finding 10): a registration answers the
+// same whether the email has an account or not; successful registrations
+// count against the client's attempts; only so many accounts may wait for
+// approval.
+func TestRegistrationRevealsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.setSelfRegistration(t, true)
+	register := func(c *client, name, email string) *response {
+		return c.post("/register", url.Values{"name": {name}, "email": {email}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}})
+	}
+	fresh, existing := e.client(), e.client()
+	a := register(fresh, "Dora", "dora@example.org")
+	b := register(existing, "Dieter", e.anna.Email) // Anna's address
+	if a.StatusCode != b.StatusCode || a.Header.Get("Location") != b.Header.Get("Location") {
+		t.Errorf("new address: %d %q; existing: %d %q", a.StatusCode, a.Header.Get("Location"), b.StatusCode, b.Header.Get("Location"))
+	}
+	wantRedirect(t, a, "/login")
+	if sessionCookie(fresh) != "" || sessionCookie(existing) != "" {
+		t.Errorf("a registration logged someone in: the answers differ by a cookie")
+	}
+	fa, fb := fresh.get("/login").text(".flash"), existing.get("/login").text(".flash")
+	if fa != fb || !strings.Contains(fa, "Danke") {
+		t.Errorf("flash for a new address %q, for an existing one %q", fa, fb)
+	}
+	if strings.Contains(e.logBuf.String(), e.anna.Email) {
+		t.Errorf("the log names the address")
+	}
+	// Anna's account is untouched; Dora waits and can log in to see so.
+	wantRedirect(t, e.client().post("/login", url.Values{"email": {e.anna.Email}, "password": {password}}), "/calendar")
+	wantStatus(t, e.client().post("/login", url.Values{"email": {e.anna.Email}, "password": {"Kirschbaum7x"}}), http.StatusUnprocessableEntity)
+	dora := e.client()
+	wantRedirect(t, dora.post("/login", url.Values{"email": {"dora@example.org"}, "password": {"Kirschbaum7x"}}), "/calendar")
+	wantStatus(t, dora.get("/calendar"), http.StatusForbidden)
+
+	// Registrations count against the client's attempts, successful or not.
+	h := e.withConfig(func(c *handlers.Config) { c.LoginRate, c.LoginBurst = time.Hour, 5 })
+	codes := []int{}
+	for i := range 7 {
+		w, _ := postFrom(h, "192.0.2.44:1000", "/register", url.Values{"name": {fmt.Sprintf("Gast %c", 'A'+i)},
+			"email": {fmt.Sprintf("gast%d@example.org", i)}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}}, nil)
+		codes = append(codes, w.Code)
+	}
+	if fmt.Sprint(codes) != "[303 303 303 303 303 429 429]" {
+		t.Errorf("7 registrations from one client: %v", codes)
+	}
+
+	// At most MaxWaitingAccounts (10 by default) wait: Dora, Gast A-E is 6.
+	h = e.withConfig(nil)
+	for i := range 4 {
+		w, _ := postFrom(h, fmt.Sprintf("192.0.2.%d:1000", 50+i), "/register", url.Values{"name": {fmt.Sprintf("Nachbar %c", 'A'+i)},
+			"email": {fmt.Sprintf("nachbar%d@example.org", i)}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}}, nil)
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("registration %d: %d", 7+i, w.Code)
+		}
+	}
+	r := e.client().post("/register", url.Values{"name": {"Zuviel"}, "email": {"zuviel@example.org"}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}})
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if !strings.Contains(r.text("main"), "warten schon viele neue Konten") {
+		t.Errorf("full: %q", r.text("main"))
+	}
+	// An existing address gets the same answer when it is full.
+	wantStatus(t, register(e.client(), "Dieter", e.ben.Email), http.StatusServiceUnavailable)
+	wantStatus(t, e.client().get("/register"), http.StatusServiceUnavailable)
+	if _, err := e.st.UserByEmail(t.Context(), "zuviel@example.org"); err == nil {
+		t.Errorf("an 11th waiting account was created")
+	}
+	// The administrator decides on some: room again.
+	admin := e.as(e.admin)
+	d, _ := e.st.UserByEmail(t.Context(), "dora@example.org")
+	wantRedirect(t, admin.post(fmt.Sprintf("/admin/members/%d/state", d.ID), url.Values{"state": {"approved"}}), "/admin/members")
+	wantStatus(t, e.client().get("/register"), http.StatusOK)
+	// And sets the number.
+	r = admin.get("/admin/settings")
+	if v, _ := r.doc.Find("#max_waiting_accounts").Attr("value"); v != "10" {
+		t.Errorf("settings page max_waiting_accounts=%q", v)
+	}
+}

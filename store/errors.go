@@ -16,6 +16,11 @@ var (
 	// ErrBadCredentials is returned for a wrong email or password alike, so
 	// a caller cannot tell which accounts exist.
 	ErrBadCredentials = errors.New("wrong email or password")
+	// ErrAccountExists: a registration for an email that has an account.
+	// The caller must answer as for a new one (see Register).
+	ErrAccountExists = errors.New("an account with this email exists")
+	// ErrRegistrationsFull: too many accounts wait for approval.
+	ErrRegistrationsFull = errors.New("too many accounts are waiting for approval")
 )
 
 // Problem is one reason a form was refused, tied to the form field it is

@@ -21,7 +21,10 @@ type Settings struct {
 	// decision (persons x nights still to come), so that nobody can
 	// block the house with requests; 0 means no limit.
 	MaxPendingBedNights int
-	loc                 *time.Location
+	// MaxWaitingAccounts bounds the self-registered accounts waiting for
+	// approval: a stranger cannot fill the members list.
+	MaxWaitingAccounts int
+	loc                *time.Location
 }
 
 // Location is the house's time zone.
@@ -31,7 +34,7 @@ func (s *Settings) Location() *time.Location { return s.loc }
 // to alter what it means to.
 func (s *Settings) Input() SettingsInput {
 	return SettingsInput{HouseName: s.HouseName, TimeZone: s.TimeZone, MaxNights: s.MaxNights, SelfRegistration: s.SelfRegistration,
-		HorizonMonths: s.HorizonMonths, MaxPendingBedNights: s.MaxPendingBedNights}
+		HorizonMonths: s.HorizonMonths, MaxPendingBedNights: s.MaxPendingBedNights, MaxWaitingAccounts: s.MaxWaitingAccounts}
 }
 
 // Limits and defaults of the settings. A stay of a year would make the
@@ -46,6 +49,8 @@ const (
 	defaultHorizonMonths       = 18
 	MaxMaxPendingBedNights     = 10000
 	defaultMaxPendingBedNights = 120
+	MaxMaxWaitingAccounts      = 1000
+	defaultMaxWaitingAccounts  = 10
 )
 
 // Settings returns the current settings. They are read on every booking, so
@@ -54,7 +59,8 @@ func (s *Store) Settings() *Settings { return s.settings.Load() }
 
 func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) error {
 	st := &Settings{HouseName: "Gartenhaus", TimeZone: defaultLoc.String(), MaxNights: defaultMaxNights,
-		HorizonMonths: defaultHorizonMonths, MaxPendingBedNights: defaultMaxPendingBedNights, loc: defaultLoc}
+		HorizonMonths: defaultHorizonMonths, MaxPendingBedNights: defaultMaxPendingBedNights,
+		MaxWaitingAccounts: defaultMaxWaitingAccounts, loc: defaultLoc}
 	rows, err := s.writer.QueryContext(ctx, `SELECT key, value FROM settings`)
 	if err != nil {
 		return fmt.Errorf("load settings: %w", err)
@@ -82,15 +88,18 @@ func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) err
 			st.MaxNights = n
 		case "self_registration":
 			st.SelfRegistration = v == "1"
-		case "horizon_months", "max_pending_bed_nights":
+		case "horizon_months", "max_pending_bed_nights", "max_waiting_accounts":
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return fmt.Errorf("load settings: %s %q: %w", k, v, err)
 			}
-			if k == "horizon_months" {
+			switch k {
+			case "horizon_months":
 				st.HorizonMonths = n
-			} else {
+			case "max_pending_bed_nights":
 				st.MaxPendingBedNights = n
+			default:
+				st.MaxWaitingAccounts = n
 			}
 		}
 	}
@@ -109,6 +118,7 @@ type SettingsInput struct {
 	SelfRegistration    bool
 	HorizonMonths       int
 	MaxPendingBedNights int
+	MaxWaitingAccounts  int
 }
 
 // UpdateSettings validates and stores new settings. Only administrators may.
@@ -138,6 +148,9 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 	if in.MaxPendingBedNights < 0 || in.MaxPendingBedNights > MaxMaxPendingBedNights {
 		ps.add("max_pending_bed_nights", KeyMaxNightsRange, 0, MaxMaxPendingBedNights)
 	}
+	if in.MaxWaitingAccounts < 1 || in.MaxWaitingAccounts > MaxMaxWaitingAccounts {
+		ps.add("max_waiting_accounts", KeyMaxNightsRange, 1, MaxMaxWaitingAccounts)
+	}
 	if err := ps.err(); err != nil {
 		return err
 	}
@@ -150,6 +163,7 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 			"house_name": in.HouseName, "time_zone": in.TimeZone,
 			"max_nights": strconv.Itoa(in.MaxNights), "self_registration": self,
 			"horizon_months": strconv.Itoa(in.HorizonMonths), "max_pending_bed_nights": strconv.Itoa(in.MaxPendingBedNights),
+			"max_waiting_accounts": strconv.Itoa(in.MaxWaitingAccounts),
 		} {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
@@ -162,7 +176,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 		return fmt.Errorf("update settings: %w", err)
 	}
 	s.settings.Store(&Settings{HouseName: in.HouseName, TimeZone: in.TimeZone, MaxNights: in.MaxNights,
-		SelfRegistration: in.SelfRegistration, HorizonMonths: in.HorizonMonths, MaxPendingBedNights: in.MaxPendingBedNights, loc: loc})
+		SelfRegistration: in.SelfRegistration, HorizonMonths: in.HorizonMonths, MaxPendingBedNights: in.MaxPendingBedNights,
+		MaxWaitingAccounts: in.MaxWaitingAccounts, loc: loc})
 	return nil
 }
 

@@ -277,7 +277,11 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 }
 
 // Register creates an account that waits for an administrator's approval,
-// when self-registration is on.
+// when self-registration is on and fewer than MaxWaitingAccounts wait
+// (else ErrRegistrationsFull). For an email that has an account it returns
+// ErrAccountExists, after the same work (the password is hashed either
+// way), so that a caller can answer as for a new account: a registration
+// form must not tell strangers who has an account.
 func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 	if !s.Settings().SelfRegistration {
 		return nil, fmt.Errorf("register: %w", ErrForbidden)
@@ -290,7 +294,36 @@ func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	return s.CreateUser(ctx, in)
+	u, err := s.createUser(ctx, in, func(tx *sql.Tx) error {
+		var waiting int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state IN ('registered', 'verified')`).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting >= s.Settings().MaxWaitingAccounts {
+			return ErrRegistrationsFull
+		}
+		return nil
+	})
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		if p, ok := ve.Field("email"); ok && p.Key == KeyEmailTaken && len(ve.Problems) == 1 {
+			return nil, fmt.Errorf("register: %w", ErrAccountExists)
+		}
+	}
+	return u, err
+}
+
+// RegistrationOpen tells whether a registration could succeed now: on,
+// and room among the accounts waiting for approval.
+func (s *Store) RegistrationOpen(ctx context.Context) (bool, error) {
+	if !s.Settings().SelfRegistration {
+		return false, nil
+	}
+	var waiting int
+	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state IN ('registered', 'verified')`).Scan(&waiting); err != nil {
+		return false, fmt.Errorf("registration open: %w", err)
+	}
+	return waiting < s.Settings().MaxWaitingAccounts, nil
 }
 
 // DeleteExpiredTokens removes links that can no longer be used.

@@ -52,3 +52,37 @@ func TestLinksRespectTheAccountsState(t *testing.T) {
 		t.Errorf("reset link after disable and enable: %v", err)
 	}
 }
+
+// TestRegister: an existing address is ErrAccountExists (the caller answers
+// as for a new one); at most MaxWaitingAccounts accounts wait.
+func TestRegister(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := f.s.Settings().Input()
+	in.SelfRegistration, in.MaxWaitingAccounts = true, 2
+	if err := f.s.UpdateSettings(ctx, f.admin, in); err != nil {
+		t.Fatal(err)
+	}
+	reg := func(name, email string) error {
+		_, err := f.s.Register(ctx, NewUser{Name: name, Email: email, Password: "Kirschbaum7x"})
+		return err
+	}
+	if err := reg("Dora", "dora@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg("Dieter", "ANNA@example.org"); !errors.Is(err, ErrAccountExists) {
+		t.Errorf("existing address: %v", err)
+	}
+	if err := reg("Emil", "emil@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg("Fritz", "fritz@example.org"); !errors.Is(err, ErrRegistrationsFull) {
+		t.Errorf("third waiting account: %v", err)
+	}
+	if err := reg("Dieter", "anna@example.org"); !errors.Is(err, ErrRegistrationsFull) {
+		t.Errorf("existing address when full: %v", err)
+	}
+	if open, _ := f.s.RegistrationOpen(ctx); open {
+		t.Errorf("registration open with 2 of 2 waiting")
+	}
+}

@@ -139,6 +139,11 @@ func checkNameFree(ctx context.Context, tx *sql.Tx, name string, except int64) e
 // CreateUser adds an account. It is the low-level entry used by the command
 // line and by the invitation and setup flows.
 func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	return s.createUser(ctx, in, nil)
+}
+
+// createUser is CreateUser with a check that runs first in its transaction.
+func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) error) (*User, error) {
 	ps := validateUser(&in)
 	valid := false
 	for _, st := range UserStates {
@@ -163,6 +168,11 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	now := timestamp(s.now())
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
 			return err
 		}
