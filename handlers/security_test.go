@@ -875,3 +875,42 @@ func TestRegistrationRevealsNothing(t *testing.T) {
 		t.Errorf("settings page max_waiting_accounts=%q", v)
 	}
 }
+
+// TestCommonPasswordsRefused (finding 13): passwords from the built-in
+// list of common ones (and simple variations), one character repeated,
+// short patterns repeated and runs along the alphabet or the keyboard are
+// refused wherever a password is chosen.
+func TestCommonPasswordsRefused(t *testing.T) {
+	e := newEnv(t)
+	anna := e.as(e.anna)
+	const msg = "Dieses Passwort ist zu bekannt oder zu einfach (z. B. „passwort123“, „12345678“ oder lauter gleiche Zeichen). Nimm lieber einen Satz aus mehreren Wörtern."
+	weak := []string{"12345678", "password", "        ", "passwort", "Passwort123", "PASSWORD1", "aaaaaaaa", "ääääääää", "abcdefgh",
+		"qwertzui", "qwertyuiop", "12121212", "abcabcabc", "iloveyou", "sunshine1", "!michael1987", "87654321", "hallo123", "schalke04"}
+	for _, pw := range weak {
+		r := anna.post("/profile/password", url.Values{"current": {password}, "password": {pw}, "password2": {pw}})
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if got := r.text("#password-error"); got != msg {
+			t.Errorf("%q: %q", pw, got)
+		}
+	}
+	// A reset link and a registration refuse them too.
+	admin := e.as(e.admin)
+	r := admin.post(fmt.Sprintf("/admin/members/%d/link", e.ben.ID), nil)
+	link, _ := r.doc.Find("#link").Attr("value")
+	r = e.client().post(mustURL(link).Path, url.Values{"password": {"password1"}, "password2": {"password1"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := r.text("#password-error"); got != msg {
+		t.Errorf("reset: %q", got)
+	}
+	e.setSelfRegistration(t, true)
+	r = e.client().post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"qwertz123"}, "password2": {"qwertz123"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if got := r.text("#password-error"); got != msg {
+		t.Errorf("registration: %q", got)
+	}
+	// Long enough and not common: fine.
+	for _, pw := range []string{"Kirschbaum am Teich", "Walnuss2027"} {
+		wantRedirect(t, anna.post("/profile/password", url.Values{"current": {password}, "password": {pw}, "password2": {pw}}), "/profile")
+		wantRedirect(t, anna.post("/profile/password", url.Values{"current": {pw}, "password": {password}, "password2": {password}}), "/profile")
+	}
+}

@@ -60,6 +60,7 @@ const (
 	KeyPendingCap      = "pending_cap"
 	KeyBadCharacters   = "bad_characters"
 	KeyUserNameTaken   = "user_name_taken"
+	KeyPasswordCommon  = "password_common"
 )
 
 // messages are the English texts, used by Error() for logs and the command
@@ -91,6 +92,7 @@ var messages = map[string]string{
 	KeyPendingCap:      "your bookings waiting for a decision would come to %d bed-nights (persons x nights); %d are allowed",
 	KeyBadCharacters:   "contains control or text-direction characters",
 	KeyUserNameTaken:   "someone already has this name (case, accents and look-alike letters do not count)",
+	KeyPasswordCommon:  "is one of the most common passwords, or too simple (repeated or sequential characters)",
 }
 
 // Message is the problem in English.

@@ -120,9 +120,7 @@ func (s *Store) CheckSetupToken(ctx context.Context, token string) error {
 func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*User, error) {
 	in.Role, in.State = RoleAdmin, StateApproved
 	ps := validateUser(&in)
-	if len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
-	}
+	checkNewPassword(&ps, in.Password)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
@@ -245,8 +243,8 @@ func (s *Store) TokenUser(ctx context.Context, token, purpose string) (*User, er
 // invitation also approves the account; a reset keeps its state and ends
 // every session of the account (whoever else was logged in is out).
 func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*User, error) {
-	if len([]rune(password)) < MinPasswordLength {
-		return nil, &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	if err := newPasswordError(password); err != nil {
+		return nil, err
 	}
 	hash, err := s.HashPassword(password)
 	if err != nil {
@@ -288,9 +286,7 @@ func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 	}
 	in.Role, in.State = RoleMember, StateRegistered
 	ps := validateUser(&in)
-	if len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
-	}
+	checkNewPassword(&ps, in.Password)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

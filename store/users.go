@@ -152,8 +152,8 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 	if !valid {
 		return nil, fmt.Errorf("create user: unknown state %q", in.State)
 	}
-	if in.Password != "" && len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
+	if in.Password != "" {
+		checkNewPassword(&ps, in.Password)
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -297,8 +297,8 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 // a lost phone, the new password must also lock out whoever has the phone.
 // The caller renews the token of the session making the change to keep it.
 func (s *Store) SetPassword(ctx context.Context, userID int64, password string) error {
-	if len([]rune(password)) < MinPasswordLength {
-		return &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	if err := newPasswordError(password); err != nil {
+		return err
 	}
 	hash, err := s.HashPassword(password)
 	if err != nil {
