@@ -300,11 +300,20 @@ func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 		}
 		return nil
 	})
+	// A taken email is never a problem shown to the stranger: alone it is
+	// ErrAccountExists, beside others it is left out.
 	var ve *ValidationError
 	if errors.As(err, &ve) {
-		if p, ok := ve.Field("email"); ok && p.Key == KeyEmailTaken && len(ve.Problems) == 1 {
+		var rest problems
+		for _, p := range ve.Problems {
+			if p.Key != KeyEmailTaken {
+				rest = append(rest, p)
+			}
+		}
+		if len(rest) == 0 {
 			return nil, fmt.Errorf("register: %w", ErrAccountExists)
 		}
+		return nil, rest.err()
 	}
 	return u, err
 }

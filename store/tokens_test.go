@@ -73,6 +73,14 @@ func TestRegister(t *testing.T) {
 	if err := reg("Dieter", "ANNA@example.org"); !errors.Is(err, ErrAccountExists) {
 		t.Errorf("existing address: %v", err)
 	}
+	// A taken name with a taken email: the name, never the email.
+	err := reg("ANNA", "anna@example.org")
+	wantProblem(t, err, "name", KeyUserNameTaken)
+	if ve := (*ValidationError)(nil); errors.As(err, &ve) {
+		if _, leaked := ve.Field("email"); leaked {
+			t.Errorf("the registration tells that the email is taken: %v", err)
+		}
+	}
 	if err := reg("Emil", "emil@example.org"); err != nil {
 		t.Fatal(err)
 	}

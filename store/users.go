@@ -173,7 +173,22 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 				return err
 			}
 		}
-		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
+		// Both a taken name and a taken email, so the form shows both.
+		var ps problems
+		var ve *ValidationError
+		if err := checkNameFree(ctx, tx, in.Name, 0); errors.As(err, &ve) {
+			ps = append(ps, ve.Problems...)
+		} else if err != nil {
+			return err
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email = ?`, in.Email).Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 0 {
+			ps.add("email", KeyEmailTaken)
+		}
+		if err := ps.err(); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
