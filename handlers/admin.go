@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"booking/backup"
 	"booking/store"
 )
 
@@ -355,7 +356,7 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 type backupsPage struct {
 	base
 	Enabled bool
-	Status  store.ReplicationStatus
+	Status  backup.ReplicationStatus
 	Age     time.Duration
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"booking/backup"
 	"booking/static"
 	"booking/store"
 	"booking/templates"
@@ -44,11 +45,15 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose forwarding headers name
 	// the client; nobody's by default.
 	TrustedProxies TrustedProxies
+	// CertificateExpiry tells when the TLS certificate being served expires
+	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
+	// nil when the server speaks plain HTTP.
+	CertificateExpiry func() time.Time
 }
 
 // BackupStatus is what the replication side tells the pages and health.
 type BackupStatus interface {
-	Status() store.ReplicationStatus
+	Status() backup.ReplicationStatus
 }
 
 // app holds everything the handlers need; it is built only by New.
@@ -117,6 +122,9 @@ func New(cfg Config) (http.Handler, error) {
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+	}
+	if cfg.CertificateExpiry != nil {
+		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
 	// A session that cannot be loaded or saved (the database is gone) still
 	// gets the friendly page.
