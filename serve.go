@@ -29,9 +29,12 @@ type serveFlags struct {
 	addr            string
 	baseURL         string
 	sessionLifetime time.Duration
+	idleTimeout     time.Duration
 	secureCookies   bool
 	logFormat       string
 	tls             tlsFlags
+	trustedProxies  handlers.TrustedProxies
+	metricsOpen     bool
 	mailRetry       string
 }
 
@@ -44,6 +47,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log, links in mails and calendar feeds)")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 14*24*time.Hour, "log out a session not used for this long (0: never)")
+	fs.Var(&f.trustedProxies, "trusted-proxy", "reverse proxies whose X-Forwarded-For/-Proto to believe: addresses or CIDRs, comma-separated (default: none)")
+	fs.BoolVar(&f.metricsOpen, "metrics-open", false, "serve /metrics to every host, not only the server itself (or set BOOKING_METRICS_TOKEN)")
 	fs.StringVar(&f.mailRetry, "mail-retry", mailer.FormatRetry(mailer.DefaultRetry), "waits before the retries of a mail that could not be sent")
 	f.tls.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -237,8 +243,9 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 		return logged(logger, "cannot start", err)
 	}
 	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), Mail: sender, BaseURL: f.baseURL})
+		SessionLifetime: f.sessionLifetime, IdleTimeout: f.idleTimeout, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), TrustedProxies: f.trustedProxies, MetricsOpen: f.metricsOpen,
+		Mail: sender, BaseURL: f.baseURL})
 	if err != nil {
 		ln.Close()
 		return logged(logger, "cannot start", err)

@@ -105,6 +105,8 @@ func errorStatus(err error) (status int, key string) {
 		return http.StatusGone, "err.link_invalid"
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusUnprocessableEntity, "err.invalid"
+	case errors.Is(err, store.ErrRegistrationsFull):
+		return http.StatusServiceUnavailable, "err.registration_full"
 	default:
 		return http.StatusInternalServerError, "err.server"
 	}

@@ -138,7 +138,7 @@ func (a *app) origin(r *http.Request) string {
 	if a.baseURL != "" {
 		return a.baseURL
 	}
-	return strings.TrimSuffix(linkURL(r, "/"), "/")
+	return strings.TrimSuffix(a.linkURL(r, "/"), "/")
 }
 
 // renderFeed writes the iCalendar of key with github.com/emersion/go-ical,

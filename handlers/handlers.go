@@ -27,16 +27,27 @@ type Config struct {
 	Started time.Time
 	// SessionLifetime is how long a login lasts (phones stay logged in).
 	SessionLifetime time.Duration
+	// IdleTimeout ends a session that was not used for this long; zero
+	// keeps sessions for their whole lifetime (main's flag defaults to 14
+	// days).
+	IdleTimeout time.Duration
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
-	// MetricsToken, when set, is required as a bearer token on /metrics.
+	// MetricsToken, when set, opens /metrics to other hosts that send it as
+	// a bearer token. Without it (or MetricsOpen) /metrics answers only
+	// the server itself.
 	MetricsToken string
+	// MetricsOpen opens /metrics to everyone who can reach the server.
+	MetricsOpen bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client; nobody's by default.
+	TrustedProxies TrustedProxies
 	// CertificateExpiry tells when the TLS certificate being served expires
 	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
 	// nil when the server speaks plain HTTP.
@@ -73,7 +84,9 @@ type app struct {
 	limiter      *limiter
 	metrics      *metrics
 	metricsToken string
+	metricsOpen  bool
 	backups      BackupStatus
+	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
@@ -81,11 +94,10 @@ type app struct {
 	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
-	mail         MailService
-	baseURL      string
-	resetLimiter *limiter
-	feeds        *versionedCache[feedKey, *feedBody]
-	feedStamps   *feedStamps
+	mail       MailService
+	baseURL    string
+	feeds      *versionedCache[feedKey, *feedBody]
+	feedStamps *feedStamps
 }
 
 // New builds the HTTP handler of the whole server.
@@ -115,8 +127,13 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Store = cfg.Store.Sessions()
+	sm.Codec = sessionCodec{}
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	// A copy of the database (the replica is not encrypted) must not hold
+	// live session tokens: only their hashes are stored.
+	sm.HashTokenInStore = true
 	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.IdleTimeout
 	sm.Cookie.Name = "booking_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -128,13 +145,14 @@ func New(cfg Config) (http.Handler, error) {
 		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
+		metricsOpen:  cfg.MetricsOpen,
 		backups:      cfg.Backups,
+		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 		mail:         cfg.Mail,
 		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
-		resetLimiter: newLimiter(resetRate, resetBurst),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),
 		feedStamps:   &feedStamps{m: map[feedKey]feedBody{}},
 	}

@@ -4,9 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"booking/mailer"
 	"booking/store"
@@ -25,14 +23,6 @@ func MailWords(lang string) mailer.Words {
 // say that mail is off and offer the links to copy instead.
 func (a *app) mailOn() bool { return a.mail.MailSettings().Enabled }
 
-// The "forgot password" form sends at most resetBurst mails per client in
-// a row, then one a minute. Every request counts, found or not: the answer
-// must not tell, so neither may the limit.
-const (
-	resetRate  = time.Minute
-	resetBurst = 5
-)
-
 type forgotPage struct {
 	base
 	MailOn bool
@@ -45,17 +35,15 @@ func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {
 }
 
 // requestReset mails a reset link if the address has an account, and
-// answers the same either way.
+// answers the same either way. It runs under the login forms' limit, and
+// every request counts against it, found or not: the answer must not tell,
+// so neither may the limit. (The store sends one account at most one such
+// mail every few minutes.)
 func (a *app) requestReset(w http.ResponseWriter, r *http.Request) error {
 	if !a.mailOn() {
 		return refuse(http.StatusNotFound, "err.not_found")
 	}
-	ip := clientIP(r)
-	if a.resetLimiter.blocked(ip) {
-		w.Header().Set("Retry-After", "60")
-		return refuse(http.StatusTooManyRequests, "err.too_many")
-	}
-	a.resetLimiter.failed(ip)
+	chargeAttempt(r)
 	if err := parseForm(r); err != nil {
 		return err
 	}
@@ -63,7 +51,7 @@ func (a *app) requestReset(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.RequestPasswordReset(r.Context(), email); err != nil {
 		return err
 	}
-	a.log.Info("password reset asked for", "ip", ip, "request_id", info(r).id)
+	a.log.Info("password reset asked for", "ip", a.clientIP(r), "request_id", info(r).id)
 	return a.render(w, r, http.StatusOK, "forgot", &forgotPage{MailOn: true, Sent: true, Email: email})
 }
 
@@ -220,9 +208,8 @@ func (a *app) sendTestMail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s := a.store.Settings()
-	return a.renderSettings(w, r, http.StatusUnprocessableEntity, &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
-		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}, Mail: &mailSection{TestTo: to, Errors: fe}})
+	return a.renderSettings(w, r, http.StatusUnprocessableEntity, &settingsPage{Form: currentSettingsForm(a.store.Settings()),
+		Mail: &mailSection{TestTo: to, Errors: fe}})
 }
 
 func (a *app) sendMailAgain(w http.ResponseWriter, r *http.Request) error {

@@ -53,7 +53,7 @@ func (a *app) routes() http.Handler {
 	r.Handle("/register", public(a.showRegister)).Methods(get)
 	r.Handle("/register", guarded(a.register)).Methods(post)
 	r.Handle("/forgot", public(a.showForgot)).Methods(get)
-	r.Handle("/forgot", public(a.requestReset)).Methods(post)
+	r.Handle("/forgot", guarded(a.requestReset)).Methods(post)
 	// Calendar apps cannot log in: the secret in the address is the key.
 	r.HandleFunc("/feeds/{token}/{feed:mine|house}.ics", a.serveFeed).Methods(get, http.MethodHead)
 

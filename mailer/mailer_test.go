@@ -184,7 +184,9 @@ func TestEachEventsMail(t *testing.T) {
 	ctx := context.Background()
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
 	startSender(t, f.st, srv, nil)
-	if err := f.st.UpdateSettings(ctx, f.oma, store.SettingsInput{HouseName: "Gartenhaus", TimeZone: "Europe/Berlin", MaxNights: 30, SelfRegistration: true}); err != nil {
+	settings := f.st.Settings().Input()
+	settings.SelfRegistration = true
+	if err := f.st.UpdateSettings(ctx, f.oma, settings); err != nil {
 		t.Fatal(err)
 	}
 	item := []store.Item{{AccommodationID: f.room.ID, Persons: 2}}

@@ -680,8 +680,9 @@ func (s *Store) queueMemberMail(ctx context.Context, tx *sql.Tx, kind string, us
 	return s.queueForAdmins(ctx, tx, kind, userID, 0, &MailData{Member: &m})
 }
 
-// approveUser approves an account; one that registered itself hears so by
-// mail, in the same transaction.
+// approveUser approves an account (with what goes with every state
+// change); one that registered itself hears so by mail, in the same
+// transaction. The state before is read in it too.
 func (s *Store) approveUser(ctx context.Context, actor *User, userID int64) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var old string
@@ -693,6 +694,9 @@ func (s *Store) approveUser(ctx context.Context, actor *User, userID int64) erro
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET state = 'approved', updated_at = ? WHERE id = ?`, timestamp(s.now()), userID); err != nil {
+			return err
+		}
+		if err := stateChanged(ctx, tx, userID, StateApproved); err != nil {
 			return err
 		}
 		if old != StateRegistered && old != StateVerified {

@@ -185,7 +185,9 @@ func TestAccountMails(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.s.EnableMail()
-	if err := f.s.UpdateSettings(ctx, f.admin, SettingsInput{HouseName: "Gartenhaus", TimeZone: "Europe/Berlin", MaxNights: 30, SelfRegistration: true}); err != nil {
+	in := f.s.Settings().Input()
+	in.SelfRegistration = true
+	if err := f.s.UpdateSettings(ctx, f.admin, in); err != nil {
 		t.Fatal(err)
 	}
 	clearOutbox(t, f.s)
@@ -498,7 +500,9 @@ func TestFeedTokensAndBookings(t *testing.T) {
 	if err := f.s.SetHouseFeedOccupiedOnly(ctx, f.admin, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.UpdateSettings(ctx, f.admin, SettingsInput{HouseName: "Laube", TimeZone: "Europe/Berlin", MaxNights: 30}); err != nil {
+	settings := f.s.Settings().Input()
+	settings.HouseName = "Laube"
+	if err := f.s.UpdateSettings(ctx, f.admin, settings); err != nil {
 		t.Fatal(err)
 	}
 	if !f.s.Settings().HouseFeedOccupiedOnly {
