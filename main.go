@@ -190,7 +190,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // instance is the installation the common flags point at: its config, the
-// house's time zone and the database the config names.
+// house's time zone and the database the config names (symbolic links
+// resolved).
 type instance struct {
 	cfg    *lsconfig.Config
 	loc    *time.Location
@@ -207,7 +208,13 @@ func (c *common) load() (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance{cfg: cfg, loc: loc, dbPath: cfg.DB().Path}, nil
+	// The real file, whatever symbolic links lead to it: the lock, SQLite
+	// and Litestream must all agree on one name.
+	dbPath, err := backup.RealPath(cfg.DB().Path)
+	if err != nil {
+		return nil, fmt.Errorf("database path %s: %w", cfg.DB().Path, err)
+	}
+	return &instance{cfg: cfg, loc: loc, dbPath: dbPath}, nil
 }
 
 // openStore opens the database, creating it (and its folder) on first use.
