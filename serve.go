@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,8 +86,8 @@ type replicatedDB struct {
 
 // openReplicated opens the database for serving. The lock says "the server
 // is running" to "booking restore --replace" and keeps a second server (and
-// a second Litestream) off the database. A missing database is restored from
-// the replica first. The store migrates before replication starts, so the
+// a second Litestream) off the database. A missing, empty or broken
+// database file is restored from the replica first. The store migrates before replication starts, so the
 // schema goes out with Litestream's first sync, and StartReplication returns
 // after that sync because Litestream takes the write lock once while it sets
 // up.
@@ -107,7 +106,7 @@ func openReplicated(ctx context.Context, s *instance, logger *slog.Logger) (_ *r
 		}
 	}()
 	rc := s.replicaConfig(logger)
-	if err := restoreMissingDatabase(ctx, s, rc, logger); err != nil {
+	if err := restoreUnusableDatabase(ctx, s, rc, logger); err != nil {
 		return nil, err
 	}
 	st, err := s.openStore(ctx)
@@ -122,30 +121,41 @@ func openReplicated(ctx context.Context, s *instance, logger *slog.Logger) (_ *r
 	return &replicatedDB{lock: lock, store: st, rep: rep, replica: rc.Location}, nil
 }
 
-// restoreMissingDatabase restores the newest state from the replica when
-// the database is missing, and says loudly in the log what it found.
-func restoreMissingDatabase(ctx context.Context, s *instance, rc backup.ReplicaConfig, logger *slog.Logger) error {
-	_, statErr := os.Stat(s.dbPath)
-	restored, err := backup.RestoreIfMissing(ctx, s.dbPath, rc)
-	if err != nil {
+// restoreUnusableDatabase restores the newest state from the replica when
+// the database is missing, empty, not a database or without tables, and
+// says loudly in the log what it found and did. It refuses to start (an
+// error) rather than replicate an empty database over a good backup.
+func restoreUnusableDatabase(ctx context.Context, s *instance, rc backup.ReplicaConfig, logger *slog.Logger) error {
+	res, err := backup.RestoreIfUnusable(ctx, s.dbPath, rc)
+	if err != nil || res == nil {
 		return err
 	}
-	if restored == nil && errors.Is(statErr, os.ErrNotExist) {
+	if res.Restored == nil {
 		// The first start, or a new SD card whose backup disk is not
 		// mounted: only the administrator can tell.
 		logger.Warn("no database and no backup in the replica: starting with a NEW, EMPTY database. If you expected your bookings back, stop the server now and check that the replica is there (is the backup disk mounted?)",
-			"db", s.dbPath, "replica", rc.Location)
+			"db", s.dbPath, "found", res.Problem, "replica", rc.Location)
+		return nil
 	}
-	if restored != nil {
-		latest := "none"
-		if b := restored.Summary.LatestBooking; b != nil {
-			latest = b.String()
-		}
-		logger.Warn("THE DATABASE WAS MISSING: RESTORED IT FROM THE REPLICA. Check the newest bookings; changes made after the restored point are lost",
-			"db", s.dbPath, "replica", rc.Location, "restored_point", restored.Point.Time.In(s.loc).Format(time.RFC3339),
-			"txid", backup.FormatTXID(restored.Point.TXID), "bookings", restored.Summary.Bookings, "latest_booking", latest,
-			"took", restored.Duration.Round(time.Millisecond))
+	r := res.Restored
+	latest := "none"
+	if b := r.Summary.LatestBooking; b != nil {
+		latest = b.String()
 	}
+	what := map[string]string{
+		backup.ProblemMissing:   "THE DATABASE WAS MISSING",
+		backup.ProblemEmpty:     "THE DATABASE FILE WAS EMPTY (0 BYTES)",
+		backup.ProblemNotSQLite: "THE DATABASE FILE WAS NOT A SQLITE DATABASE",
+		backup.ProblemNoTables:  "THE DATABASE HAD NO TABLES",
+	}[res.Problem]
+	attrs := []any{"db", s.dbPath, "found", res.Problem, "replica", rc.Location,
+		"restored_point", r.Point.Time.In(s.loc).Format(time.RFC3339), "txid", backup.FormatTXID(r.Point.TXID),
+		"bookings", r.Summary.Bookings, "latest_booking", latest, "took", r.Duration.Round(time.Millisecond)}
+	if res.MovedAside != "" {
+		attrs = append(attrs, "moved_aside", res.MovedAside)
+	}
+	logger.Warn(what+": RESTORED IT FROM THE REPLICA. Nothing was deleted: what was there is in moved_aside. Check the newest bookings; changes made after the restored point are lost",
+		attrs...)
 	return nil
 }
 

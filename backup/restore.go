@@ -440,49 +440,6 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// RestoreIfMissing restores the newest state into dbPath when there is no
-// database there and the replica has one: a new SD card with the old
-// litestream.yml brings the bookings back. It returns nil when the database
-// exists or the replica is empty (the first start). When the database is
-// missing and the replica cannot be read, it fails rather than let the
-// server start empty.
-//
-// Leftovers of the lost database (its -wal, -shm and Litestream's
-// directory) are moved aside first: SQLite would replay an old -wal into
-// the restored file.
-func RestoreIfMissing(ctx context.Context, dbPath string, cfg ReplicaConfig) (*RestoreResult, error) {
-	if _, err := os.Lstat(dbPath); err == nil {
-		return nil, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	client, err := connect(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("the database %s is missing and the replica cannot be read, so it cannot be restored: %w", dbPath, err)
-	}
-	files, err := listReplica(ctx, client, false)
-	if err != nil {
-		return nil, fmt.Errorf("the database %s is missing and the replica %s cannot be read: %w", dbPath, cfg.Location, err)
-	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	if _, err := moveAside(dbPath, time.Now()); err != nil {
-		return nil, err
-	}
-	tmp := dbPath + ".restoring"
-	removeDatabaseFiles(tmp)
-	res, err := restoreWith(ctx, cfg, client, RestoreOptions{OutputPath: tmp, QuickCheck: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dbPath); err != nil {
-		return nil, err
-	}
-	res.Path = dbPath
-	return res, syncDir(filepath.Dir(dbPath))
-}
-
 // ReplaceResult is a restore over the live database.
 type ReplaceResult struct {
 	*RestoreResult
@@ -540,9 +497,19 @@ func moveAside(dbPath string, now time.Time) (string, error) {
 	if len(present) == 0 {
 		return "", nil
 	}
-	aside := dbPath + ".before-restore-" + now.UTC().Format("20060102T150405Z")
-	if err := os.Mkdir(aside, 0o750); err != nil {
-		return "", fmt.Errorf("moving the current database aside: %w", err)
+	// Two restores within a second (a restore --replace, then a start that
+	// finds the database unusable) each get their own folder.
+	stamp := aside0(dbPath, now)
+	aside := stamp
+	for i := 2; ; i++ {
+		err := os.Mkdir(aside, 0o750)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("moving the current database aside: %w", err)
+		}
+		aside = fmt.Sprintf("%s-%d", stamp, i)
 	}
 	for _, n := range present {
 		if err := os.Rename(filepath.Join(dir, n), filepath.Join(aside, n)); err != nil {
@@ -551,6 +518,14 @@ func moveAside(dbPath string, now time.Time) (string, error) {
 	}
 	return aside, syncDir(dir)
 }
+
+// aside0 is the name of the folder a restore at now moves the database
+// into: "<db>.before-restore-<UTC time>", which sorts by time.
+func aside0(dbPath string, now time.Time) string {
+	return dbPath + asideInfix + now.UTC().Format("20060102T150405Z")
+}
+
+const asideInfix = ".before-restore-"
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

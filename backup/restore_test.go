@@ -16,51 +16,6 @@ import (
 	"booking/store"
 )
 
-func TestRestoreIfMissing(t *testing.T) {
-	ctx := context.Background()
-	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
-
-	// An empty replica and no database: the first start, nothing to do.
-	fresh := filepath.Join(t.TempDir(), "booking.db")
-	if res, err := RestoreIfMissing(ctx, fresh, cfg); res != nil || err != nil {
-		t.Fatalf("empty replica: %v %v", res, err)
-	}
-
-	r := newReplicated(t, cfg)
-	ids := r.writeBookings(t, 5, 0)
-	r.close(t)
-	// The database exists: nothing to do.
-	if res, err := RestoreIfMissing(ctx, r.dbPath, cfg); res != nil || err != nil {
-		t.Fatalf("existing database: %v %v", res, err)
-	}
-	// The card died but left Litestream's folder and a -wal around (the
-	// worst case: SQLite would replay that -wal into the restored file).
-	for _, suffix := range []string{"", "-shm"} {
-		os.Remove(r.dbPath + suffix)
-	}
-	os.WriteFile(r.dbPath+"-wal", []byte("stale wal"), 0o640)
-	res, err := RestoreIfMissing(ctx, r.dbPath, cfg)
-	if err != nil || res == nil {
-		t.Fatalf("restore: %v %v", res, err)
-	}
-	if _, err := os.Stat(r.dbPath + "-wal"); err == nil {
-		t.Error("the stale -wal is still next to the restored database")
-	}
-	matches, _ := filepath.Glob(r.dbPath + ".before-restore-*/.booking.db-litestream")
-	if len(matches) != 1 {
-		t.Errorf("Litestream's old folder was not moved aside: %v", matches)
-	}
-	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, ids) {
-		t.Errorf("restored bookings %v, want %v", got, ids)
-	}
-
-	// Missing database, unreachable replica: refuse rather than start empty.
-	gone := filepath.Join(t.TempDir(), "booking.db")
-	if _, err := RestoreIfMissing(ctx, gone, unreachableSFTP()); err == nil || !strings.Contains(err.Error(), "cannot be restored") {
-		t.Errorf("unreachable replica: %v", err)
-	}
-}
-
 // The runbook's "I cancelled the wrong booking": stop the server, replace
 // the database with its state before the mistake, start again. The old
 // database is moved aside, and after the restart the replica's newest

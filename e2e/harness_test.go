@@ -207,6 +207,25 @@ func (s *site) start(args ...string) *server {
 	}
 }
 
+// startRefused runs "booking serve" and expects it to refuse to start: to
+// exit with a non-zero status by itself. It returns what the server logged.
+func (s *site) startRefused(args ...string) string {
+	s.t.Helper()
+	bin := binary(s.t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "-addr", FreePort(s.t)}, args...)...)
+	cmd.Dir = s.dir
+	logs := &LogBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() <= 0 {
+		s.t.Fatalf("the server did not refuse to start (%v):\n%s", err, logs)
+	}
+	return logs.String()
+}
+
 // kill ends the server with SIGKILL: no final sync, no closing.
 func (srv *server) kill() {
 	select {
