@@ -54,7 +54,7 @@ func TestCatalogComplete(t *testing.T) {
 		store.KeyBadEmail, store.KeyPasswordShort, store.KeyBadRole, store.KeyBadLanguage, store.KeyBadTimeZone, store.KeyMaxNightsRange} {
 		used["err."+k] = true
 	}
-	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500"} {
+	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500", "503", "507"} {
 		used["status.http."+code] = true
 	}
 	for k := range used {
