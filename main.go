@@ -218,11 +218,13 @@ func (c *common) load() (*instance, error) {
 }
 
 // openStore opens the database, creating it (and its folder) on first use.
-func (s *instance) openStore(ctx context.Context) (*store.Store, error) {
+// logger, when not nil, hears when the file turns out damaged or its disk
+// full.
+func (s *instance) openStore(ctx context.Context, logger *slog.Logger) (*store.Store, error) {
 	if err := s.makeDir(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc})
+	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc, Logger: logger})
 }
 
 func (s *instance) makeDir() error {

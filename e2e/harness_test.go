@@ -252,6 +252,49 @@ func (srv *server) stop() {
 	}
 }
 
+// terminate sends SIGTERM, as systemd stops a service, and returns the
+// exit status and how long the server took to exit.
+func (srv *server) terminate() (code int, took time.Duration) {
+	srv.t.Helper()
+	start := time.Now()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(90 * time.Second):
+		srv.kill()
+		srv.t.Fatalf("the server did not stop within 90s:\n%s", srv.logs)
+	}
+	return srv.cmd.ProcessState.ExitCode(), time.Since(start)
+}
+
+// getJSON fetches one of the server's JSON endpoints from loopback (which
+// may read the detailed health) and returns the status and the document.
+func (srv *server) getJSON(path string) (int, map[string]any) {
+	srv.t.Helper()
+	res, err := http.Get(srv.base + path)
+	if err != nil {
+		srv.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		srv.t.Fatalf("%s: %v", path, err)
+	}
+	return res.StatusCode, doc
+}
+
+// metrics is one scrape of /metrics.
+func (srv *server) metrics() string {
+	srv.t.Helper()
+	res, err := http.Get(srv.base + "/metrics")
+	if err != nil {
+		srv.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
 // browserSession is a logged-in browser without JavaScript.
 type browserSession struct {
 	t      *testing.T
