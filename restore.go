@@ -207,6 +207,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	var res *backup.RestoreResult
 	var aside string
+	var nextID int64
 	if *replace {
 		lock, err := backup.LockDatabase(rcmd.dbPath, "restore --replace")
 		if errors.Is(err, backup.ErrDatabaseInUse) {
@@ -219,7 +220,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return rcmd.restoreFailed(err)
 		}
-		res, aside = rr.RestoreResult, rr.MovedAside
+		res, aside, nextID = rr.RestoreResult, rr.MovedAside, rr.BookingIDsFrom
 	} else {
 		if same, _ := samePath(*out, rcmd.dbPath); same {
 			return fmt.Errorf("%s is the live database; restore into a new file, or use --replace with the server stopped", *out)
@@ -250,6 +251,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if aside != "" {
 			fmt.Fprintf(stdout, "The previous database (with its -wal, -shm and Litestream folder) is in\n  %s\nNothing was deleted.\n", aside)
 		}
+		fmt.Fprintf(stdout, "New bookings get numbers from #%d on, so that no number is used twice.\n", nextID)
 		fmt.Fprintln(stdout, "Start the server again (sudo systemctl start booking); it continues replicating from this state.")
 	}
 	return nil

@@ -205,6 +205,7 @@ func restoreUnusableDatabase(ctx context.Context, s *instance, rc backup.Replica
 	if res.MovedAside != "" {
 		attrs = append(attrs, "moved_aside", res.MovedAside)
 	}
+	attrs = append(attrs, "next_booking_id", res.BookingIDsFrom)
 	logger.Warn(what+": RESTORED IT FROM THE REPLICA. Nothing was deleted: what was there is in moved_aside. Check the newest bookings; changes made after the restored point are lost",
 		attrs...)
 	return nil

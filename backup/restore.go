@@ -446,6 +446,9 @@ type ReplaceResult struct {
 	// MovedAside is the folder that now holds the previous database, its
 	// -wal and -shm and Litestream's directory; "" when there was none.
 	MovedAside string
+	// BookingIDsFrom is the id the next booking gets: above every id the
+	// previous database handed out (see BookingIDMargin).
+	BookingIDsFrom int64
 }
 
 // ReplaceDatabase restores the replica over the database that lock
@@ -477,7 +480,12 @@ func ReplaceDatabase(ctx context.Context, lock *DatabaseLock, cfg ReplicaConfig,
 	}
 	res.Path = dbPath
 	res.Summary.Path = dbPath
-	return &ReplaceResult{RestoreResult: res, MovedAside: aside}, syncDir(filepath.Dir(dbPath))
+	if err := syncDir(filepath.Dir(dbPath)); err != nil {
+		return nil, err
+	}
+	rr := &ReplaceResult{RestoreResult: res, MovedAside: aside}
+	rr.BookingIDsFrom, err = reserveBookingIDs(ctx, dbPath, aside)
+	return rr, err
 }
 
 // moveAside moves the database, its sidecars and Litestream's directory

@@ -155,3 +155,67 @@ func TestRestorePointsOf(t *testing.T) {
 		t.Errorf("window %+v", w)
 	}
 }
+
+// Issue 10, item 9: a restore that loses the last bookings must not hand
+// their ids out again: a mail or a saved link points at them.
+func TestRestoreNeverReusesBookingIDs(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	kept := r.writeBookings(t, 3, 0)
+	r.sync(t)
+	before := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	lost := r.writeBookings(t, 2, 0) // made after the point restored below
+	r.sync(t)
+	r.close(t)
+
+	lock, err := LockDatabase(r.dbPath, "restore --replace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReplaceDatabase(ctx, lock, cfg, RestoreOptions{Timestamp: before})
+	lock.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, kept) {
+		t.Fatalf("restored %v, want %v", got, kept)
+	}
+	next := func() int64 {
+		t.Helper()
+		s, err := store.Open(ctx, r.dbPath, store.Options{Now: fixedClock, TimeZone: berlinZone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		b, err := r.bookTent(ctx, s, 5, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.ID
+	}
+	id := next()
+	if id <= lost[len(lost)-1] {
+		t.Errorf("after a restore that lost bookings %v, the next booking got id %d", lost, id)
+	}
+	if res.BookingIDsFrom != id {
+		t.Errorf("the restore said ids continue from %d, the next booking got %d", res.BookingIDsFrom, id)
+	}
+
+	// The card dies: nothing tells which ids the last, unreplicated
+	// bookings had. The margin keeps them clear.
+	dir := filepath.Dir(r.dbPath)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+	sr, err := RestoreIfUnusable(ctx, r.dbPath, cfg)
+	if err != nil || sr == nil || sr.Restored == nil {
+		t.Fatalf("restore after the card died: %+v %v", sr, err)
+	}
+	ids := bookingIDs(t, r.dbPath)
+	if got := next(); got < ids[len(ids)-1]+BookingIDMargin {
+		t.Errorf("after the card died the next id is %d, the restored database's highest %d", got, ids[len(ids)-1])
+	}
+}

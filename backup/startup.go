@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"booking/store"
 )
 
 // walHeaderSize is the size of a -wal file's header: a -wal no longer than
@@ -78,6 +80,9 @@ type StartupRestore struct {
 	// place (the file, its -wal and -shm, Litestream's folder); "" when
 	// there was nothing.
 	MovedAside string
+	// BookingIDsFrom is the id the next booking gets: above every id
+	// handed out before the restore (see BookingIDMargin).
+	BookingIDsFrom int64
 }
 
 // UnusableError is a database file the server must not start with and must
@@ -161,5 +166,38 @@ func RestoreIfUnusable(ctx context.Context, dbPath string, cfg ReplicaConfig) (*
 	}
 	res.Path = dbPath
 	res.Summary.Path = dbPath
-	return &StartupRestore{Problem: st.problem, Restored: res, MovedAside: aside}, syncDir(filepath.Dir(dbPath))
+	if err := syncDir(filepath.Dir(dbPath)); err != nil {
+		return nil, err
+	}
+	sr := &StartupRestore{Problem: st.problem, Restored: res, MovedAside: aside}
+	sr.BookingIDsFrom, err = reserveBookingIDs(ctx, dbPath, aside)
+	return sr, err
+}
+
+// BookingIDMargin is how far above the highest booking id it knows of a
+// restored database continues. The ids of bookings made after the replica's
+// last sync (a dead SD card: about a second of bookings) are known nowhere;
+// a family makes far fewer than this in any second.
+const BookingIDMargin = 1000
+
+// reserveBookingIDs makes the restored database at dbPath hand out booking
+// ids above every id the restored file and the database moved aside into
+// aside (if it can be read) have handed out, plus BookingIDMargin. It
+// returns the next id.
+func reserveBookingIDs(ctx context.Context, dbPath, aside string) (int64, error) {
+	highest, err := store.HighestBookingID(ctx, dbPath)
+	if err != nil {
+		return 0, fmt.Errorf("after the restore: %w", err)
+	}
+	if aside != "" {
+		// A damaged or empty old database tells nothing; the margin covers.
+		if old, err := store.HighestBookingID(ctx, filepath.Join(aside, filepath.Base(dbPath))); err == nil {
+			highest = max(highest, old)
+		}
+	}
+	floor := highest + BookingIDMargin
+	if err := store.RaiseBookingIDs(ctx, dbPath, floor); err != nil {
+		return 0, fmt.Errorf("after the restore: %w", err)
+	}
+	return floor + 1, nil
 }
