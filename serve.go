@@ -208,7 +208,15 @@ func restoreUnusableDatabase(ctx context.Context, s *instance, rc backup.Replica
 	attrs = append(attrs, "next_booking_id", res.BookingIDsFrom)
 	logger.Warn(what+": RESTORED IT FROM THE REPLICA. Nothing was deleted: what was there is in moved_aside. Check the newest bookings; changes made after the restored point are lost",
 		attrs...)
+	logRemovedAside(logger, res.RemovedAside)
 	return nil
+}
+
+// logRemovedAside says which old before-restore folders a restore removed.
+func logRemovedAside(logger *slog.Logger, removed []string) {
+	if len(removed) > 0 {
+		logger.Info(fmt.Sprintf("removed the oldest before-restore folders, keeping the newest %d", backup.KeepSetAside), "removed", strings.Join(removed, ", "))
+	}
 }
 
 // close shuts down in the order Litestream needs: the app's pools first,

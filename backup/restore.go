@@ -449,6 +449,9 @@ type ReplaceResult struct {
 	// BookingIDsFrom is the id the next booking gets: above every id the
 	// previous database handed out (see BookingIDMargin).
 	BookingIDsFrom int64
+	// RemovedAside are older before-restore folders removed to keep the
+	// newest KeepSetAside.
+	RemovedAside []string
 }
 
 // ReplaceDatabase restores the replica over the database that lock
@@ -470,7 +473,7 @@ func ReplaceDatabase(ctx context.Context, lock *DatabaseLock, cfg ReplicaConfig,
 	if err != nil {
 		return nil, err
 	}
-	aside, err := moveAside(dbPath, time.Now())
+	aside, removed, err := moveAside(dbPath, time.Now())
 	if err != nil {
 		removeDatabaseFiles(tmp)
 		return nil, err
@@ -483,15 +486,24 @@ func ReplaceDatabase(ctx context.Context, lock *DatabaseLock, cfg ReplicaConfig,
 	if err := syncDir(filepath.Dir(dbPath)); err != nil {
 		return nil, err
 	}
-	rr := &ReplaceResult{RestoreResult: res, MovedAside: aside}
+	rr := &ReplaceResult{RestoreResult: res, MovedAside: aside, RemovedAside: removed}
 	rr.BookingIDsFrom, err = reserveBookingIDs(ctx, dbPath, aside)
 	return rr, err
 }
 
 // moveAside moves the database, its sidecars and Litestream's directory
 // into one new folder next to it. Inside, the names stay as they were, so
-// the old database opens as-is, -wal included.
-func moveAside(dbPath string, now time.Time) (string, error) {
+// the old database opens as-is, -wal included. Then it removes the oldest
+// such folders beyond the newest KeepSetAside and returns them.
+func moveAside(dbPath string, now time.Time) (string, []string, error) {
+	aside, err := moveAsideOnly(dbPath, now)
+	if err != nil || aside == "" {
+		return aside, nil, err
+	}
+	return aside, pruneSetAside(dbPath), nil
+}
+
+func moveAsideOnly(dbPath string, now time.Time) (string, error) {
 	dir, base := filepath.Split(dbPath)
 	names := []string{base, base + "-wal", base + "-shm", base + "-journal", "." + base + litestream.MetaDirSuffix}
 	var present []string
@@ -506,18 +518,16 @@ func moveAside(dbPath string, now time.Time) (string, error) {
 		return "", nil
 	}
 	// Two restores within a second (a restore --replace, then a start that
-	// finds the database unusable) each get their own folder.
+	// finds the database unusable) each get their own folder, numbered
+	// after every folder of that second there ever was, so that names
+	// sort by age even after older ones were removed.
 	stamp := aside0(dbPath, now)
 	aside := stamp
-	for i := 2; ; i++ {
-		err := os.Mkdir(aside, 0o750)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrExist) || i > 100 {
-			return "", fmt.Errorf("moving the current database aside: %w", err)
-		}
-		aside = fmt.Sprintf("%s-%d", stamp, i)
+	if seq := lastAsideSeq(stamp); seq > 0 {
+		aside = fmt.Sprintf("%s-%d", stamp, seq+1)
+	}
+	if err := os.Mkdir(aside, 0o750); err != nil {
+		return "", fmt.Errorf("moving the current database aside: %w", err)
 	}
 	for _, n := range present {
 		if err := os.Rename(filepath.Join(dir, n), filepath.Join(aside, n)); err != nil {
@@ -534,6 +544,27 @@ func aside0(dbPath string, now time.Time) string {
 }
 
 const asideInfix = ".before-restore-"
+
+// lastAsideSeq is the number of the newest folder named stamp or
+// stamp-N (stamp itself is 1), 0 when there is none.
+func lastAsideSeq(stamp string) int {
+	dir, base := filepath.Split(stamp)
+	entries, _ := os.ReadDir(dir)
+	last := 0
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), base)
+		switch {
+		case !ok:
+		case rest == "":
+			last = max(last, 1)
+		case strings.HasPrefix(rest, "-"):
+			if n, err := strconv.Atoi(rest[1:]); err == nil {
+				last = max(last, n)
+			}
+		}
+	}
+	return last
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -83,6 +83,9 @@ type StartupRestore struct {
 	// BookingIDsFrom is the id the next booking gets: above every id
 	// handed out before the restore (see BookingIDMargin).
 	BookingIDsFrom int64
+	// RemovedAside are older before-restore folders removed to keep the
+	// newest KeepSetAside.
+	RemovedAside []string
 }
 
 // UnusableError is a database file the server must not start with and must
@@ -150,7 +153,7 @@ func RestoreIfUnusable(ctx context.Context, dbPath string, cfg ReplicaConfig) (*
 		// server's log says so).
 		return &StartupRestore{Problem: st.problem}, nil
 	}
-	aside, err := moveAside(dbPath, time.Now())
+	aside, removed, err := moveAside(dbPath, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +172,7 @@ func RestoreIfUnusable(ctx context.Context, dbPath string, cfg ReplicaConfig) (*
 	if err := syncDir(filepath.Dir(dbPath)); err != nil {
 		return nil, err
 	}
-	sr := &StartupRestore{Problem: st.problem, Restored: res, MovedAside: aside}
+	sr := &StartupRestore{Problem: st.problem, Restored: res, MovedAside: aside, RemovedAside: removed}
 	sr.BookingIDsFrom, err = reserveBookingIDs(ctx, dbPath, aside)
 	return sr, err
 }

@@ -199,3 +199,53 @@ func TestRestoreIfUnusableWithoutBackup(t *testing.T) {
 		t.Errorf("a good database: %+v %v", res, err)
 	}
 }
+
+// Issue 10, item 8: every start that restores moves the bad files into a
+// before-restore folder; after 12 of them there were 12 folders. The
+// newest KeepSetAside stay, older ones go, and SetAsideFolders tells how
+// many there are and how much room they take.
+func TestSetAsideFoldersAreBounded(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	r.writeBookings(t, 2, 0)
+	r.close(t)
+	var made, removed []string
+	for i := range 6 {
+		if err := os.Truncate(r.dbPath, 0); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(r.dbPath + "-wal")
+		os.WriteFile(r.dbPath+"-shm", make([]byte, 1000*(i+1)), 0o640) // something to weigh
+		res, err := RestoreIfUnusable(ctx, r.dbPath, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, res.MovedAside)
+		removed = append(removed, res.RemovedAside...)
+	}
+	folders, err := SetAsideFolders(r.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	var total int64
+	for _, f := range folders {
+		kept = append(kept, f.Path)
+		total += f.Size
+	}
+	if want := made[len(made)-KeepSetAside:]; !slices.Equal(kept, want) {
+		t.Errorf("kept %v, want the newest %d: %v", kept, KeepSetAside, want)
+	}
+	if !slices.Equal(removed, made[:len(made)-KeepSetAside]) {
+		t.Errorf("reported removed %v, want %v", removed, made[:len(made)-KeepSetAside])
+	}
+	for _, p := range removed {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	if total != 4000+5000+6000 {
+		t.Errorf("total size %d, want the three -shm files", total)
+	}
+}

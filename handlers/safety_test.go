@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,25 @@ func TestSessionSaveFailsAfterTheAnswerBegan(t *testing.T) {
 	}
 	if n, _ := e.st.CountBookingsByStatus(context.Background()); n[store.StatusPending] != 4 {
 		t.Errorf("bookings: %v", n)
+	}
+}
+
+// Issue 10, item 8: the Backups page shows the folders restores moved old
+// databases into, and how much room they take.
+func TestBackupsPageShowsSetAsideFolders(t *testing.T) {
+	e := newEnv(t)
+	for i, name := range []string{"20261101T100000Z", "20261102T100000Z"} {
+		dir := e.st.Path() + ".before-restore-" + name
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "booking.db"), make([]byte, 1_500_000*(i+1)), 0o640)
+	}
+	page := e.as(e.admin).get("/admin/backups")
+	wantStatus(t, page, 200)
+	txt := page.text("#set-aside")
+	if !strings.Contains(txt, "2 Ordner, zusammen 4.5 MB") || !strings.Contains(txt, "die neuesten 3 bleiben") ||
+		!strings.Contains(txt, "before-restore-20261102T100000Z") {
+		t.Errorf("set-aside folders on the Backups page: %q", txt)
 	}
 }
