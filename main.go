@@ -43,8 +43,9 @@ const usage = `booking: the family booking server
 Usage:
   booking [flags]                  serve (the same as "booking serve")
   booking serve [flags]            serve the web app and replicate the database;
-                                   a missing database is restored from the
-                                   replica first
+                                   a missing, empty or broken database file is
+                                   restored from the replica first (never with a
+                                   -wal beside it: then it refuses and says why)
   booking user add --email E --name N [--admin] [flags]
                                    create an approved account; the password is
                                    read from standard input, or generated and
@@ -56,8 +57,8 @@ Usage:
   booking restore --replace [--timestamp T | --txid X]
                                    restore over the database; only while the
                                    server is stopped. The old database is moved
-                                   to booking.db.before-restore-TIME, never
-                                   deleted
+                                   to booking.db.before-restore-TIME (the newest
+                                   3 such folders are kept)
   booking verify-backup [--max-lag 5m]
                                    restore the newest state to a temporary file,
                                    check it and compare it with the database;
