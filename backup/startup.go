@@ -177,16 +177,18 @@ func RestoreIfUnusable(ctx context.Context, dbPath string, cfg ReplicaConfig) (*
 	return sr, err
 }
 
-// BookingIDMargin is how far above the highest booking id it knows of a
-// restored database continues. The ids of bookings made after the replica's
-// last sync (a dead SD card: about a second of bookings) are known nowhere;
-// a family makes far fewer than this in any second.
+// BookingIDMargin is the least a restored database's booking ids skip
+// above the highest id it knows of. The ids of bookings made after the
+// replica's last sync (a dead SD card: normally the last second) are
+// recorded nowhere; a family makes far fewer than this in a minute.
 const BookingIDMargin = 1000
 
 // reserveBookingIDs makes the restored database at dbPath hand out booking
 // ids above every id the restored file and the database moved aside into
-// aside (if it can be read) have handed out, plus BookingIDMargin. It
-// returns the next id.
+// aside (if it can be read) have handed out, plus a margin for the ones
+// nothing recorded: BookingIDMargin, or a minute's worth at the rate the
+// restored file's last 10 seconds of bookings came in, if that is more
+// (the kill -9 test books hundreds a second). It returns the next id.
 func reserveBookingIDs(ctx context.Context, dbPath, aside string) (int64, error) {
 	highest, err := store.HighestBookingID(ctx, dbPath)
 	if err != nil {
@@ -198,7 +200,11 @@ func reserveBookingIDs(ctx context.Context, dbPath, aside string) (int64, error)
 			highest = max(highest, old)
 		}
 	}
-	floor := highest + BookingIDMargin
+	margin := int64(BookingIDMargin)
+	if recent, err := store.RecentBookings(ctx, dbPath, 10*time.Second); err == nil {
+		margin = max(margin, 6*recent)
+	}
+	floor := highest + margin
 	if err := store.RaiseBookingIDs(ctx, dbPath, floor); err != nil {
 		return 0, fmt.Errorf("after the restore: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"time"
 )
 
 // A restore can lose the last bookings: those made after the restored
@@ -15,7 +16,7 @@ import (
 // ids it holds, so without help the next bookings would get those ids
 // again, and an old link would show somebody else's stay. After a restore,
 // package backup raises the sequence above every id it can know of, plus a
-// margin for those it cannot (see backup.BookingIDMargin).
+// margin for those it cannot (see backup.reserveBookingIDs).
 
 // HighestBookingID is the highest booking id a database file holds or has
 // handed out (its sqlite_sequence), 0 when it has no bookings table. It
@@ -44,6 +45,25 @@ func HighestBookingID(ctx context.Context, path string) (int64, error) {
 		highest = seq.Int64
 	}
 	return highest, nil
+}
+
+// RecentBookings is how many bookings in the database file at path were
+// created within d before its newest one: how fast they were coming in at
+// the end of what the file holds.
+func RecentBookings(ctx context.Context, path string, d time.Duration) (int64, error) {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var newest sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT MAX(created_at) FROM bookings`).Scan(&newest); err != nil || !newest.Valid {
+		return 0, err
+	}
+	var n int64
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM bookings WHERE created_at >= ?`,
+		timestamp(parseTimestamp(newest.String).Add(-d))).Scan(&n)
+	return n, err
 }
 
 // RaiseBookingIDs opens the database at path (bringing its schema up to

@@ -97,6 +97,9 @@ func TestRaiseBookingIDs(t *testing.T) {
 	if got, err := HighestBookingID(ctx, path); err != nil || got != b1.ID {
 		t.Fatalf("HighestBookingID = %d, %v; want %d", got, err, b1.ID)
 	}
+	if n, err := RecentBookings(ctx, path, 10*time.Second); err != nil || n != 1 {
+		t.Errorf("RecentBookings = %d, %v; want 1", n, err)
+	}
 	if err := RaiseBookingIDs(ctx, path, 1000); err != nil {
 		t.Fatal(err)
 	}
