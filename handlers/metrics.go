@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
+	"booking/backup"
 	"booking/store"
 )
 
@@ -158,8 +159,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(lastSyncDesc, prometheus.GaugeValue, ts)
 		ch <- prometheus.MustNewConstMetric(replFailingDesc, prometheus.GaugeValue, bit(st.Failing))
-		for reason, n := range st.Errors {
-			ch <- prometheus.MustNewConstMetric(replErrorsDesc, prometheus.CounterValue, float64(n), reason)
+		// Every reason from the start, so that increase() sees the first error.
+		for _, reason := range backup.ErrorReasons {
+			ch <- prometheus.MustNewConstMetric(replErrorsDesc, prometheus.CounterValue, float64(st.Errors[reason]), reason)
 		}
 	}
 }
