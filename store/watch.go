@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"time"
 
 	"modernc.org/sqlite"
@@ -70,8 +71,11 @@ func (e *classifiedError) Unwrap() []error { return []error{e.err, e.kind} }
 // itself (driver.ErrBadConn, io.EOF at the end of rows, ErrSkip) carry no
 // SQLite code and pass through unchanged.
 func (s *Store) watch(err error) error {
-	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) {
+	if err == nil || err == io.EOF {
+		return err // the common cases, without errors.As's allocation
+	}
+	se, ok := err.(*sqlite.Error)
+	if !ok && !errors.As(err, &se) {
 		return err
 	}
 	switch se.Code() & 0xff {
