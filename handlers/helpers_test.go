@@ -50,14 +50,14 @@ const password = "Gartenhaus2026"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return newEnvWith(t, nil)
+	return newEnvConfigured(t, nil)
 }
 
-// newEnvWith is newEnv with a change to the handlers' configuration (made
-// once the store is open).
-func newEnvWith(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
+// newEnvConfigured is newEnv with a change to the handlers'
+// configuration (made once the store is open).
+func newEnvConfigured(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
 	t.Helper()
-	e := newEmptyEnvWith(t, configure)
+	e := newEmptyEnvConfigured(t, configure)
 	ctx := context.Background()
 	mk := func(email, name, role string) *store.User {
 		u, err := e.st.CreateUser(ctx, store.NewUser{Email: email, Name: name, Role: role, State: store.StateApproved, Password: password})
@@ -82,10 +82,10 @@ func newEnvWith(t testing.TB, configure func(*store.Store, *handlers.Config)) *e
 // newEmptyEnv is a server on an empty database.
 func newEmptyEnv(t testing.TB) *env {
 	t.Helper()
-	return newEmptyEnvWith(t, nil)
+	return newEmptyEnvConfigured(t, nil)
 }
 
-func newEmptyEnvWith(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
+func newEmptyEnvConfigured(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	berlin, _ := time.LoadLocation("Europe/Berlin")

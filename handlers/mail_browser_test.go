@@ -24,7 +24,7 @@ func TestMailPagesInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	smtp := e2e.StartSMTP(t, e2e.SMTPOptions{})
-	e := newEnvWith(t, withMail(t, smtp))
+	e := newEnvConfigured(t, withMail(t, smtp))
 	b, stop := e2eStartBrowser(t, ctx, e.srv.URL)
 	defer stop()
 	visible := func(p *e2ePerson, sel string) bool {

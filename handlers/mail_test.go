@@ -43,7 +43,7 @@ var resetLink = regexp.MustCompile(regexp.QuoteMeta(testBaseURL) + `/reset/([A-Z
 
 func TestForgotPasswordByMail(t *testing.T) {
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
-	e := newEnvWith(t, func(st *store.Store, cfg *handlers.Config) {
+	e := newEnvConfigured(t, func(st *store.Store, cfg *handlers.Config) {
 		withMail(t, srv)(st, cfg)
 		// The login forms' limit, as small as the test can show it.
 		cfg.LoginRate, cfg.LoginBurst = time.Minute, 5
@@ -117,7 +117,7 @@ func TestForgotWithoutMail(t *testing.T) {
 
 func TestInvitationByMail(t *testing.T) {
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
-	e := newEnvWith(t, withMail(t, srv))
+	e := newEnvConfigured(t, withMail(t, srv))
 	oma := e.as(e.admin)
 	r := oma.get("/admin/members")
 	if box := r.doc.Find(`input[name="send_mail"][checked]`); box.Length() != 1 {
@@ -152,7 +152,7 @@ func TestInvitationByMail(t *testing.T) {
 
 func TestProfileMailChoices(t *testing.T) {
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
-	e := newEnvWith(t, withMail(t, srv))
+	e := newEnvConfigured(t, withMail(t, srv))
 	anna := e.as(e.anna)
 	r := anna.get("/profile")
 	boxes := r.doc.Find(`#mail input[type="checkbox"]`)
@@ -187,7 +187,7 @@ func TestSettingsMailSection(t *testing.T) {
 		t.Errorf("settings without mail:\n%s", r.text("#mail"))
 	}
 
-	e := newEnvWith(t, func(st *store.Store, cfg *handlers.Config) {
+	e := newEnvConfigured(t, func(st *store.Store, cfg *handlers.Config) {
 		withMail(t, srv)(st, cfg)
 	})
 	oma := e.as(e.admin)
@@ -231,7 +231,7 @@ func TestSettingsMailSection(t *testing.T) {
 func TestSendAgain(t *testing.T) {
 	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
 	srv.FailNext(1, 550, "5.1.1 No such user")
-	e := newEnvWith(t, withMail(t, srv))
+	e := newEnvConfigured(t, withMail(t, srv))
 	oma := e.as(e.admin)
 	wantRedirect(t, oma.post("/admin/settings/mail/test", url.Values{"to": {"opa@example.org"}}), "/admin/settings")
 	var r *response
