@@ -50,3 +50,6 @@ func (c *versionedCache[K, V]) put(version uint64, k K, v V) {
 	}
 	c.values[k] = v
 }
+
+// unversioned is the version of values that depend on nothing but their key.
+func unversioned() uint64 { return 0 }

@@ -5,7 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
 	"booking/store"
 )
@@ -22,13 +22,30 @@ type calendarKey struct {
 // Cached month bodies are few: a family looks at this month and the next.
 const maxCachedMonths = 48
 
-type calDay struct {
+// dayHeadKey names a rendered day cell head: it reads the same for every
+// version of the data.
+type dayHeadKey struct {
 	Date     store.Date
 	InMonth  bool
 	IsToday  bool
 	Bookable bool // today or later: the day links to a new booking arriving then
-	Bookings []calEntry
+	lang     string
 }
+
+// entryKey names a rendered booking in a day: what it shows is all of its
+// key, so a rendered entry never goes stale and survives every write that
+// does not change it.
+type entryKey struct {
+	calEntry
+	lang string
+}
+
+// Enough rendered day heads and entries for a few months in both languages;
+// beyond that the caches start over.
+const (
+	maxCachedDayHeads = 512
+	maxCachedEntries  = 4096
+)
 
 type calEntry struct {
 	ID             int64
@@ -40,11 +57,12 @@ type calEntry struct {
 }
 
 type calendarBody struct {
-	Month   store.Date
-	Weeks   [][]calDay
-	Empty   bool
-	T       tr
-	IsToday bool
+	Month    store.Date
+	Weekdays []time.Weekday
+	Weeks    []template.HTML // each a row of cells, see weekRow
+	Empty    bool
+	T        tr
+	IsToday  bool
 }
 
 type calendarPage struct {
@@ -130,36 +148,64 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	if wd := int(next.Weekday()); wd != 1 {
 		end = next.AddDays((8 - wd) % 7)
 	}
-	bs, err := a.store.BookingsOverlapping(r.Context(), start, end)
+	bs, err := a.store.StaysOverlapping(r.Context(), start, end)
 	if err != nil {
 		return nil, err
 	}
 	t := tr{key.lang}
+	tmpl := a.templates[key.lang]["calendar"]
 	cb := calendarBody{Month: first, T: t, Empty: true}
-	var week []calDay
+	for d := start; d < start+7; d++ {
+		cb.Weekdays = append(cb.Weekdays, d.Weekday())
+	}
+	var buf, row bytes.Buffer
+	row.Grow(4 << 10)
+	rowBytes := 0
 	for d := start; d < end; d++ {
-		day := calDay{Date: d, InMonth: d >= first && d < next, IsToday: d == key.today, Bookable: d >= key.today}
+		hk := dayHeadKey{Date: d, InMonth: d >= first && d < next, IsToday: d == key.today, Bookable: d >= key.today, lang: key.lang}
+		head, _, ok := a.dayHeads.get(hk)
+		if !ok {
+			buf.Reset()
+			if err := tmpl.ExecuteTemplate(&buf, "calendar_day", hk); err != nil {
+				return nil, err
+			}
+			head = template.HTML(buf.String())
+			a.dayHeads.put(0, hk, head)
+		}
+		row.WriteString("\n    ")
+		row.WriteString(string(head))
+		row.WriteString("\n      ")
 		for _, b := range bs {
 			if b.Arrival <= d && d < b.Departure {
-				names := make([]string, len(b.Items))
-				for i, it := range b.Items {
-					names[i] = it.AccommodationName
+				ek := entryKey{calEntry: calEntry{ID: b.ID, Name: b.UserName, Accommodations: b.Accommodations,
+					Persons: b.Persons, Pending: b.Pending, Arrives: b.Arrival == d}, lang: key.lang}
+				entry, _, ok := a.entries.get(ek)
+				if !ok {
+					buf.Reset()
+					if err := tmpl.ExecuteTemplate(&buf, "calendar_entry", ek.calEntry); err != nil {
+						return nil, err
+					}
+					entry = template.HTML(buf.String())
+					a.entries.put(0, ek, entry)
 				}
-				day.Bookings = append(day.Bookings, calEntry{ID: b.ID, Name: b.UserName, Accommodations: strings.Join(names, ", "),
-					Persons: b.Persons(), Pending: b.Status == store.StatusPending, Arrives: b.Arrival == d})
-				if day.InMonth {
+				row.WriteString(string(entry))
+				if hk.InMonth {
 					cb.Empty = false
 				}
 			}
 		}
-		week = append(week, day)
-		if len(week) == 7 {
-			cb.Weeks = append(cb.Weeks, week)
-			week = nil
+		row.WriteString("\n    </td>")
+		if (d-start)%7 == 6 {
+			// Both parts are trusted HTML from our own templates.
+			cb.Weeks = append(cb.Weeks, template.HTML(row.String()))
+			rowBytes += row.Len()
+			row.Reset()
 		}
 	}
-	var buf bytes.Buffer
-	if err := a.templates[key.lang]["calendar"].ExecuteTemplate(&buf, "calendar_body", cb); err != nil {
+	// The body is kept as it is: one allocation of about its size.
+	buf = bytes.Buffer{}
+	buf.Grow(rowBytes + 2<<10)
+	if err := tmpl.ExecuteTemplate(&buf, "calendar_body", cb); err != nil {
 		return nil, err
 	}
 	body = buf.Bytes()

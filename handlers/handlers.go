@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -92,6 +93,10 @@ type app struct {
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
 	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
 	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
+	// Parts of a month that read the same whatever else changed: keyed by
+	// all they show, so they never go stale (version 0 forever).
+	dayHeads *versionedCache[dayHeadKey, template.HTML]
+	entries  *versionedCache[entryKey, template.HTML]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService
@@ -151,6 +156,8 @@ func New(cfg Config) (http.Handler, error) {
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+		dayHeads:     newVersionedCache[dayHeadKey, template.HTML](unversioned, maxCachedDayHeads),
+		entries:      newVersionedCache[entryKey, template.HTML](unversioned, maxCachedEntries),
 		mail:         cfg.Mail,
 		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),

@@ -803,3 +803,54 @@ func (s *Store) countBy(ctx context.Context, query string, keys []string) (map[s
 	}
 	return out, rows.Err()
 }
+
+// Stay is a bed-holding booking as the month view shows it: no more than
+// that, read in one row per booking, because the month is read again after
+// every change and must stay cheap.
+type Stay struct {
+	ID                 int64
+	UserName           string
+	Arrival, Departure Date
+	Pending            bool
+	Persons            int
+	Accommodations     string // "Zimmer 1, Zelt", in the house's order
+}
+
+const staysSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', a.name, i.persons
+		FROM bookings b
+		JOIN users u ON u.id = b.user_id
+		JOIN booking_items i ON i.booking_id = b.id
+		JOIN accommodations a ON a.id = i.accommodation_id
+		WHERE b.status IN ('pending', 'accepted') AND b.departure > ? AND b.arrival < ?
+		ORDER BY b.arrival, b.id, a.sort_order, a.name COLLATE NOCASE`
+
+// StaysOverlapping lists the stays with a night in [from, to), by arrival.
+func (s *Store) StaysOverlapping(ctx context.Context, from, to Date) ([]Stay, error) {
+	rows, err := s.stays.QueryContext(ctx, from.String(), to.String())
+	if err != nil {
+		return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
+	}
+	defer rows.Close()
+	var out []Stay
+	var arr, dep, acc string
+	for rows.Next() {
+		var st Stay
+		var persons int
+		if err := rows.Scan(&st.ID, &st.UserName, &arr, &dep, &st.Pending, &acc, &persons); err != nil {
+			return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
+		}
+		if n := len(out); n > 0 && out[n-1].ID == st.ID {
+			out[n-1].Accommodations += ", " + acc
+			out[n-1].Persons += persons
+			continue
+		}
+		st.Arrival, _ = ParseDate(arr)
+		st.Departure, _ = ParseDate(dep)
+		st.Accommodations, st.Persons = acc, persons
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
+	}
+	return out, nil
+}

@@ -58,6 +58,7 @@ type Store struct {
 	// running them), and users are cached until the next write.
 	findSession *sql.Stmt
 	userByID    *sql.Stmt
+	stays       *sql.Stmt // the month view's query, read again after every change
 	usersMu     sync.Mutex
 	users       map[int64]User
 	usersGen    uint64
@@ -153,6 +154,10 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if s.stays, err = reader.PrepareContext(ctx, staysSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
 	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
 		st, err := writer.PrepareContext(ctx, q)
@@ -172,7 +177,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 // Close closes both pools.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.findSession, s.userByID} {
+	for _, st := range []*sql.Stmt{s.findSession, s.userByID, s.stays} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
