@@ -98,7 +98,7 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	// the admin's pending count: all data, so the generation covers them),
 	// unless a flash message is waiting to be shown once.
 	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
-	flash := a.sessions.Exists(r.Context(), sessFlash) || cookieFlash(r) != ""
+	flash := cookieFlash(r) != "" || a.sessions.Exists(r.Context(), sessFlash)
 	page, version, ok := a.pages.get(pageKey)
 	if ok && !flash {
 		writeHTML(w, http.StatusOK, key.lang, page)
