@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                 the working tree
 #   bench/run.sh main HEAD       each revision built from git, rounds interleaved
+#   bench/run.sh worktree worktree-s3   a name ending in -s3 is built with -tags s3
 #
 # The server runs as the shipped service does (deploy/systemd: GOMEMLIMIT)
 # pinned to core 0 with GOMAXPROCS=1; the load comes from core 1. Everything
@@ -41,17 +42,22 @@ revs=("$@")
 [ ${#revs[@]} -eq 0 ] && revs=(worktree)
 for rev in "${revs[@]}"; do
 	src=$root
-	if [ "$rev" != worktree ]; then
-		src=$work/src-$rev
-		mkdir -p "$src"
-		git -C "$root" archive "$rev" | tar -x -C "$src"
+	tags=
+	name=$rev
+	if [ "${rev%-s3}" != "$rev" ]; then
+		tags=s3
+		name=${rev%-s3}
 	fi
-	(cd "$src" && go build -trimpath -ldflags='-s -w' -o "$work/booking-$rev" .)
+	if [ "$name" != worktree ]; then
+		src=$work/src-$name
+		[ -d "$src" ] || { mkdir -p "$src" && git -C "$root" archive "$name" | tar -x -C "$src"; }
+	fi
+	(cd "$src" && go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/booking-$rev" .)
 	say "binary $rev"
 	printf '%-34s %12.1f MiB\n' "stripped, this machine" "$(echo "scale=1; $(stat -c %s "$work/booking-$rev")/1048576" | bc)"
 	for target in arm64:: arm:7:; do
 		IFS=: read -r arch arm _ <<<"$target"
-		(cd "$src" && GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -ldflags='-s -w' -o "$work/pi" .)
+		(cd "$src" && GOOS=linux GOARCH=$arch GOARM=$arm go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/pi" .)
 		printf '%-34s %12.1f MiB\n' "stripped, linux/$arch${arm:+v$arm}" "$(echo "scale=1; $(stat -c %s "$work/pi")/1048576" | bc)"
 	done
 done

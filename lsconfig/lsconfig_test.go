@@ -12,7 +12,6 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
-	"github.com/benbjohnson/litestream/s3"
 	"github.com/benbjohnson/litestream/sftp"
 )
 
@@ -132,7 +131,7 @@ func TestShippedConfigExamples(t *testing.T) {
 		if r.Type != wantTypes[i] {
 			t.Errorf("example %d type = %q, want %q", i, r.Type, wantTypes[i])
 		}
-		if _, err := r.NewClient(); err != nil {
+		if err := buildClient(r); err != nil {
 			t.Errorf("example %d NewClient: %v", i, err)
 		}
 	}
@@ -371,20 +370,19 @@ func TestNewClient(t *testing.T) {
 			{"      url: s3://arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap/booking\n", "arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap", "booking", "us-west-2", "", false},
 		}
 		for _, tt := range tests {
-			c, err := mustParse(t, db(tt.replica)).DB().Replica.NewClient()
+			sc, err := s3Of(mustParse(t, db(tt.replica)).DB().Replica)
 			if err != nil {
 				t.Fatalf("%q: %v", tt.replica, err)
 			}
-			sc := c.(*s3.ReplicaClient)
 			if sc.Bucket != tt.bucket || sc.Path != tt.path || sc.Region != tt.region || sc.Endpoint != tt.endpoint || sc.ForcePathStyle != tt.pathStyle {
 				t.Errorf("%q: bucket=%q path=%q region=%q endpoint=%q pathStyle=%v", tt.replica, sc.Bucket, sc.Path, sc.Region, sc.Endpoint, sc.ForcePathStyle)
 			}
 		}
-		c, err := mustParse(t, db("      type: s3\n      bucket: b\n      access-key-id: AKID\n      secret-access-key: SECRET\n")).DB().Replica.NewClient()
+		sc, err := s3Of(mustParse(t, db("      type: s3\n      bucket: b\n      access-key-id: AKID\n      secret-access-key: SECRET\n")).DB().Replica)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sc := c.(*s3.ReplicaClient); sc.AccessKeyID != "AKID" || sc.SecretAccessKey != "SECRET" {
+		if sc.AccessKeyID != "AKID" || sc.SecretAccessKey != "SECRET" {
 			t.Errorf("credentials not passed: %+v", sc)
 		}
 	})
@@ -418,14 +416,39 @@ func TestNewClient(t *testing.T) {
 		if _, err := (&ReplicaConfig{Type: "gs", Bucket: "b"}).NewClient(); err == nil {
 			t.Error("gs accepted")
 		}
-		c, err := (&ReplicaConfig{Type: "s3", Bucket: "b", Endpoint: "http://minio:9000"}).NewClient()
+		sc, err := s3Of(&ReplicaConfig{Type: "s3", Bucket: "b", Endpoint: "http://minio:9000"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !c.(*s3.ReplicaClient).ForcePathStyle {
+		if !sc.ForcePathStyle {
 			t.Error("an endpoint should default to path style, as in the CLI")
 		}
 	})
+}
+
+// buildClient is NewClient, or in a build without the S3 client what it
+// would build one from.
+func buildClient(r *ReplicaConfig) error {
+	if typ, err := r.effectiveType(); err == nil && typ == "s3" && !S3Built {
+		_, err := s3Of(r)
+		return err
+	}
+	_, err := r.NewClient()
+	return err
+}
+
+// s3Of is what NewClient builds an s3 client from, in every build.
+func s3Of(r *ReplicaConfig) (s3Options, error) {
+	rc := *r
+	typ, err := rc.effectiveType()
+	if err != nil {
+		return s3Options{}, err
+	}
+	rc.Type = typ
+	if err := rc.check(); err != nil {
+		return s3Options{}, err
+	}
+	return rc.s3Settings()
 }
 
 func TestLocation(t *testing.T) {
@@ -670,14 +693,15 @@ func checkInvariants(t *testing.T, cfg *Config) {
 	if err := cfg.CompactionLevels().Validate(); err != nil {
 		t.Fatalf("compaction levels: %v", err)
 	}
-	client, err := r.NewClient()
-	if err != nil {
+	if r.Type == "s3" && !S3Built {
+		if err := buildClient(r); err != nil {
+			t.Fatalf("s3 settings of a parsed config: %v (%+v)", err, r)
+		}
+	} else if client, err := r.NewClient(); err != nil {
 		t.Fatalf("NewClient on a parsed config: %v (%+v)", err, r)
-	}
-	if client.Type() != r.Type {
+	} else if client.Type() != r.Type {
 		t.Fatalf("client type %q for replica type %q", client.Type(), r.Type)
-	}
-	if r.Type == "sftp" && client.(*sftp.ReplicaClient).HostKey == "" {
+	} else if r.Type == "sftp" && client.(*sftp.ReplicaClient).HostKey == "" {
 		t.Fatal("sftp client without host key")
 	}
 	loc := r.Location()

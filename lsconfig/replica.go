@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
-	"github.com/benbjohnson/litestream/s3"
 	"github.com/benbjohnson/litestream/sftp"
 )
 
@@ -227,7 +227,7 @@ func (r *ReplicaConfig) check() error {
 				return keyErrorf("endpoint", "endpoint: %v", err)
 			}
 		}
-		_, err := r.newS3Client()
+		_, err := r.s3Settings()
 		return err
 	case "sftp":
 		c, err := r.newSFTPClient()
@@ -272,7 +272,11 @@ func (r *ReplicaConfig) NewClient() (litestream.ReplicaClient, error) {
 		}
 		return file.NewReplicaClient(p), nil
 	case "s3":
-		return rc.newS3Client()
+		o, err := rc.s3Settings()
+		if err != nil {
+			return nil, err
+		}
+		return newS3Client(o)
 	default:
 		return rc.newSFTPClient()
 	}
@@ -404,15 +408,35 @@ func checkEndpoint(endpoint string) error {
 	return nil
 }
 
-// newS3Client follows the CLI's NewS3ReplicaClientFromConfig (v0.5.18) for
+// s3Options is what an s3 replica client is built from (s3client.go). It is
+// worked out in every build, so that a file is checked the same way with or
+// without the S3 client compiled in (see the s3 build tag).
+type s3Options struct {
+	AccessKeyID, SecretAccessKey   string
+	Bucket, Path, Region, Endpoint string
+	ForcePathStyle                 bool
+	RequireContentMD5              bool
+	Concurrency                    int   // 0: the client's default
+	PartSize                       int64 // 0: the client's default
+}
+
+// Litestream's s3 defaults for some providers (v0.5.18, s3/replica_client.go).
+const (
+	s3DefaultRegion            = "us-east-1"
+	s3DefaultR2Concurrency     = 2
+	s3DefaultTigrisConcurrency = 2
+	s3DefaultTigrisPartSize    = 16 * 1024 * 1024
+)
+
+// s3Settings follows the CLI's NewS3ReplicaClientFromConfig (v0.5.18) for
 // the keys this package supports, including its URL forms and its defaults
 // for S3-compatible providers, so that a file behaves the same in the server
 // and in "litestream restore".
-func (r *ReplicaConfig) newS3Client() (*s3.ReplicaClient, error) {
+func (r *ReplicaConfig) s3Settings() (s3Options, error) {
 	if r.URL != "" && r.Path != "" {
-		return nil, keyErrorf("path", "cannot specify url & path for s3 replica")
+		return s3Options{}, keyErrorf("path", "cannot specify url & path for s3 replica")
 	} else if r.URL != "" && r.Bucket != "" {
-		return nil, keyErrorf("bucket", "cannot specify url & bucket for s3 replica")
+		return s3Options{}, keyErrorf("bucket", "cannot specify url & bucket for s3 replica")
 	}
 
 	bucket, configPath := r.Bucket, r.Path
@@ -431,7 +455,7 @@ func (r *ReplicaConfig) newS3Client() (*s3.ReplicaClient, error) {
 	if r.URL != "" {
 		host, upath, query, err := checkS3URL(r.URL)
 		if err != nil {
-			return nil, err
+			return s3Options{}, err
 		}
 		var (
 			ubucket, uregion, uendpoint string
@@ -441,7 +465,7 @@ func (r *ReplicaConfig) newS3Client() (*s3.ReplicaClient, error) {
 			ubucket = host
 			uregion = litestream.RegionFromS3ARN(host)
 		} else {
-			ubucket, uregion, uendpoint, uforcePathStyle = s3.ParseHost(host)
+			ubucket, uregion, uendpoint, uforcePathStyle = parseS3Host(host)
 			if litestream.IsNeonEndpoint(uendpoint) && (endpoint != "" || query.Get("endpoint") != "") {
 				ubucket, uregion, uendpoint, uforcePathStyle = host, "", "", false
 			}
@@ -481,7 +505,7 @@ func (r *ReplicaConfig) newS3Client() (*s3.ReplicaClient, error) {
 	}
 
 	if bucket == "" {
-		return nil, keyErrorf("bucket", "s3 replica needs bucket: (or url: s3://bucket/path)")
+		return s3Options{}, keyErrorf("bucket", "s3 replica needs bucket: (or url: s3://bucket/path)")
 	}
 
 	isTigris := litestream.IsTigrisEndpoint(endpoint)
@@ -504,26 +528,59 @@ func (r *ReplicaConfig) newS3Client() (*s3.ReplicaClient, error) {
 		forcePathStyle = true
 	}
 
-	client := s3.NewReplicaClient()
-	client.AccessKeyID = r.AccessKeyID
-	client.SecretAccessKey = r.SecretAccessKey
-	client.Bucket = bucket
-	client.Path = configPath
-	client.Region = region
-	client.Endpoint = endpoint
-	client.ForcePathStyle = forcePathStyle
-	client.SignPayload = true
-	client.SignAcceptEncoding = true
-	client.RequireContentMD5 = requireContentMD5
+	o := s3Options{AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey, Bucket: bucket, Path: configPath,
+		Region: region, Endpoint: endpoint, ForcePathStyle: forcePathStyle, RequireContentMD5: requireContentMD5}
 	if isCloudflareR2 {
-		client.Concurrency = s3.DefaultR2Concurrency
+		o.Concurrency = s3DefaultR2Concurrency
 	}
 	if isTigris {
-		client.Concurrency = s3.DefaultTigrisConcurrency
-		client.PartSize = s3.DefaultTigrisPartSize
+		o.Concurrency = s3DefaultTigrisConcurrency
+		o.PartSize = s3DefaultTigrisPartSize
 	}
-	return client, nil
+	return o, nil
 }
+
+// parseS3Host is Litestream's s3.ParseHost (v0.5.18), here so that the
+// build without the S3 client reads s3:// URLs the same way.
+func parseS3Host(host string) (bucket, region, endpoint string, forcePathStyle bool) {
+	// MinIO-style hosts (bucket.host:port).
+	if strings.Contains(host, ":") && !strings.Contains(host, ".com") {
+		parts := strings.SplitN(host, ".", 2)
+		if len(parts) == 2 {
+			return parts[0], s3DefaultRegion, "http://" + parts[1], true
+		}
+		return "", "", "http://" + host, true
+	}
+	if a := awsS3Regex.FindStringSubmatch(host); len(a) > 1 {
+		bucket = a[1]
+		if len(a) > 2 && a[2] != "" {
+			region = a[2]
+		}
+		return bucket, region, "", false
+	} else if a := digitaloceanRegex.FindStringSubmatch(host); len(a) > 1 {
+		return a[1], a[2], fmt.Sprintf("https://%s.digitaloceanspaces.com", a[2]), false
+	} else if a := backblazeRegex.FindStringSubmatch(host); len(a) > 1 {
+		return a[1], a[2], fmt.Sprintf("https://s3.%s.backblazeb2.com", a[2]), true
+	} else if a := filebaseRegex.FindStringSubmatch(host); len(a) > 1 {
+		return a[1], "", "s3.filebase.com", false
+	} else if a := scalewayRegex.FindStringSubmatch(host); len(a) > 1 {
+		return a[1], a[2], fmt.Sprintf("s3.%s.scw.cloud", a[2]), false
+	} else if a := neonRegex.FindStringSubmatch(host); len(a) > 1 {
+		// Neon endpoints are per-branch: path-style URLs.
+		return a[1], a[3], "https://" + a[2], true
+	}
+	// For standard S3, the host is the bucket name.
+	return host, "", "", false
+}
+
+var (
+	awsS3Regex        = regexp.MustCompile(`^(.+)\.s3(?:\.([^.]+))?\.amazonaws\.com$`)
+	digitaloceanRegex = regexp.MustCompile(`^(?:(.+)\.)?([^.]+)\.digitaloceanspaces.com$`)
+	backblazeRegex    = regexp.MustCompile(`^(?:(.+)\.)?s3.([^.]+)\.backblazeb2.com$`)
+	filebaseRegex     = regexp.MustCompile(`^(?:(.+)\.)?s3.filebase.com$`)
+	scalewayRegex     = regexp.MustCompile(`^(?:(.+)\.)?s3.([^.]+)\.scw\.cloud$`)
+	neonRegex         = regexp.MustCompile(`^(.+)\.(br-[^.]+\.storage\.[^.]+\.([^.]+)\.[^.]+\.neon\.tech)$`)
+)
 
 // newSFTPClient follows the CLI's newSFTPReplicaClientFromConfig, and in
 // addition insists on a host key.
@@ -631,6 +688,25 @@ func checkHostKey(hostKey, host string) error {
 // Location describes where r replicates to, for logs and the admin pages. It
 // never contains passwords, secret keys or access key ids.
 func (r *ReplicaConfig) Location() string {
+	if typ, err := r.effectiveType(); err == nil && typ == "s3" {
+		rc := *r
+		rc.Type = typ
+		o, err := rc.s3Settings()
+		if err != nil || rc.check() != nil {
+			return "s3 (invalid configuration)"
+		}
+		s := "s3 " + o.Bucket
+		if p := strings.Trim(path.Clean("/"+o.Path), "/"); p != "" {
+			s += "/" + p
+		}
+		if o.Endpoint != "" {
+			s += " at " + redactEndpoint(o.Endpoint)
+		}
+		if o.Region != "" {
+			s += " (region " + o.Region + ")"
+		}
+		return s
+	}
 	client, err := r.NewClient()
 	if err != nil {
 		typ, terr := r.effectiveType()
@@ -642,18 +718,6 @@ func (r *ReplicaConfig) Location() string {
 	switch c := client.(type) {
 	case *file.ReplicaClient:
 		return "file " + c.Path()
-	case *s3.ReplicaClient:
-		s := "s3 " + c.Bucket
-		if p := strings.Trim(path.Clean("/"+c.Path), "/"); p != "" {
-			s += "/" + p
-		}
-		if c.Endpoint != "" {
-			s += " at " + redactEndpoint(c.Endpoint)
-		}
-		if c.Region != "" {
-			s += " (region " + c.Region + ")"
-		}
-		return s
 	case *sftp.ReplicaClient:
 		host := c.Host
 		if _, _, err := net.SplitHostPort(host); err != nil {
