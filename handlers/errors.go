@@ -40,6 +40,10 @@ func (a *app) showError(w http.ResponseWriter, r *http.Request, status int, key 
 	u := currentUser(r)
 	b.User, b.Lang = u, chooseLanguage(r, u)
 	b.T = tr{b.Lang}
+	b.Path = r.URL.Path
+	if r.Method == http.MethodGet {
+		b.Here = r.URL.RequestURI()
+	}
 	b.HouseName = a.store.Settings().HouseName
 	b.Today = a.store.Today()
 	tmpl := a.templates[b.Lang]["error"]
