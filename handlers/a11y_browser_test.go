@@ -34,6 +34,8 @@ const (
 	// e2eContentTop: on a phone the page's content starts within the first
 	// screen's top eighth, not under two menu bars.
 	e2eContentTop = 100
+	// e2eReflowWidth is WCAG 1.4.10's narrowest width.
+	e2eReflowWidth = 320
 )
 
 // e2eAxeTags are the axe-core rule tags of WCAG 2.0, 2.1 and 2.2, A and AA.
@@ -443,6 +445,13 @@ func (a *e2eAudit) look(p *e2ePerson, label string, phone bool) {
 func (a *e2eAudit) both(p *e2ePerson, label string) {
 	p.t.Helper()
 	a.look(p, label, true)
+	// WCAG's reflow width (1.4.10: 320 CSS px, a 1280 px screen at 400 %):
+	// no sideways scrolling there either.
+	p.do("reflow width", chromedp.EmulateViewport(e2eReflowWidth, e2ePhoneHeight, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	e2eSettle(p)
+	if l := e2eJS[e2eLayout](p, e2eMeasure+"(false)"); l.ScrollWidth > l.Width || l.Width != e2eReflowWidth {
+		a.fail("%s at %d px: %v px of content in %v px; sticking out: %s", label, e2eReflowWidth, l.ScrollWidth, l.Width, strings.Join(l.Wide, "; "))
+	}
 	p.do("desktop width", p.viewport(false))
 	e2eSettle(p)
 	a.look(p, label, false)
