@@ -639,6 +639,11 @@ func e2eAuditPages(t *testing.T, b *e2eBrowser, audit *e2eAudit, pages []e2ePage
 		audit.both(p, label)
 		if pg.shot != "" && lang == "de" && js {
 			p.screenshot(pg.shot)
+			if pg.who == "admin" && pg.path == "/admin" {
+				p.do("open the menu", chromedp.Click(`//header//details[contains(@class,"nav-phone")]/summary`))
+				p.screenshotAsIs("a11y-menu-open-phone")
+				p.do("close the menu", chromedp.Click(`//header//details[contains(@class,"nav-phone")]/summary`))
+			}
 		}
 	}
 }
