@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"booking/backup"
 	"booking/store"
 )
 
@@ -94,9 +95,9 @@ func (a *app) showMembers(w http.ResponseWriter, r *http.Request) error {
 
 // linkURL is the absolute link to share, built from the request's host so it
 // works whatever name the family uses for the Pi.
-func linkURL(r *http.Request, path string) string {
+func (a *app) linkURL(r *http.Request, path string) string {
 	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+	if a.isHTTPS(r) {
 		scheme = "https"
 	}
 	return (&url.URL{Scheme: scheme, Host: r.Host, Path: path}).String()
@@ -111,7 +112,7 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 	token, invited, err := a.store.Invite(r.Context(), u, store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role})
 	status := http.StatusOK
 	if err == nil {
-		p.Link, p.LinkFor, p.LinkPurpose = linkURL(r, "/invite/"+token), invited, store.PurposeInvite
+		p.Link, p.LinkFor, p.LinkPurpose = a.linkURL(r, "/invite/"+token), invited, store.PurposeInvite
 		p.Form = inviteForm{}
 	} else {
 		if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
@@ -173,7 +174,7 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
+	p := &membersPage{Link: a.linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
@@ -295,14 +296,33 @@ type settingsPage struct {
 }
 
 type settingsForm struct {
-	HouseName, TimeZone, MaxNights string
-	SelfRegistration               bool
+	HouseName, TimeZone, MaxNights  string
+	HorizonMonths, MaxPendingNights string
+	MaxWaitingAccounts              string
+	SelfRegistration                bool
 }
 
 func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
 	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
-		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}})
+		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration,
+		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights),
+		MaxWaitingAccounts: strconv.Itoa(s.MaxWaitingAccounts)}})
+}
+
+// formInt is a number field of a form; a field the form did not send
+// keeps its current value, and one that does not parse is -1, which every
+// setting refuses beside its field.
+func formInt(r *http.Request, field string, current int) (string, int) {
+	if !r.PostForm.Has(field) {
+		return strconv.Itoa(current), current
+	}
+	s := strings.TrimSpace(r.PostForm.Get(field))
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		n = -1
+	}
+	return s, n
 }
 
 func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
@@ -311,12 +331,17 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
+	in := a.store.Settings().Input()
 	f := settingsForm{HouseName: r.PostForm.Get("house_name"), TimeZone: strings.TrimSpace(r.PostForm.Get("time_zone")),
 		MaxNights: strings.TrimSpace(r.PostForm.Get("max_nights")), SelfRegistration: r.PostForm.Get("self_registration") == "1"}
+	in.HouseName, in.TimeZone, in.SelfRegistration = f.HouseName, f.TimeZone, f.SelfRegistration
 	// A number that does not parse goes to the store as 0, so the store
 	// reports it together with every other problem of the form.
-	n, _ := strconv.Atoi(f.MaxNights)
-	err := a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
+	in.MaxNights, _ = strconv.Atoi(f.MaxNights)
+	f.HorizonMonths, in.HorizonMonths = formInt(r, "horizon_months", in.HorizonMonths)
+	f.MaxPendingNights, in.MaxPendingBedNights = formInt(r, "max_pending_bed_nights", in.MaxPendingBedNights)
+	f.MaxWaitingAccounts, in.MaxWaitingAccounts = formInt(r, "max_waiting_accounts", in.MaxWaitingAccounts)
+	err := a.store.UpdateSettings(r.Context(), u, in)
 	if err == nil {
 		a.seeOther(w, r, "/admin/settings", "flash.saved")
 		return nil
@@ -331,7 +356,7 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 type backupsPage struct {
 	base
 	Enabled bool
-	Status  store.ReplicationStatus
+	Status  backup.ReplicationStatus
 	Age     time.Duration
 }
 

@@ -40,10 +40,9 @@ func (a *app) showError(w http.ResponseWriter, r *http.Request, status int, key 
 	u := currentUser(r)
 	b.User, b.Lang = u, chooseLanguage(r, u)
 	b.T = tr{b.Lang}
-	b.Path = r.URL.Path
-	if r.Method == http.MethodGet {
-		b.Here = r.URL.RequestURI()
-	}
+	// The language switch of an error page leads to the start page: the page
+	// repeats nothing of the request, so a missing booking and one that is
+	// not yours answer the same (security_test.go).
 	b.HouseName = a.store.Settings().HouseName
 	b.Today = a.store.Today()
 	tmpl := a.templates[b.Lang]["error"]
@@ -109,6 +108,8 @@ func errorStatus(err error) (status int, key string) {
 		return http.StatusGone, "err.link_invalid"
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusUnprocessableEntity, "err.invalid"
+	case errors.Is(err, store.ErrRegistrationsFull):
+		return http.StatusServiceUnavailable, "err.registration_full"
 	default:
 		return http.StatusInternalServerError, "err.server"
 	}

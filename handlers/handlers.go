@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"booking/backup"
 	"booking/static"
 	"booking/store"
 	"booking/templates"
@@ -23,21 +24,36 @@ type Config struct {
 	Started time.Time
 	// SessionLifetime is how long a login lasts (phones stay logged in).
 	SessionLifetime time.Duration
+	// IdleTimeout ends a session that was not used for this long; zero
+	// keeps sessions for their whole lifetime (main's flag defaults to 14
+	// days).
+	IdleTimeout time.Duration
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
-	// MetricsToken, when set, is required as a bearer token on /metrics.
+	// MetricsToken, when set, opens /metrics to other hosts that send it as
+	// a bearer token. Without it (or MetricsOpen) /metrics answers only
+	// the server itself.
 	MetricsToken string
+	// MetricsOpen opens /metrics to everyone who can reach the server.
+	MetricsOpen bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client; nobody's by default.
+	TrustedProxies TrustedProxies
+	// CertificateExpiry tells when the TLS certificate being served expires
+	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
+	// nil when the server speaks plain HTTP.
+	CertificateExpiry func() time.Time
 }
 
 // BackupStatus is what the replication side tells the pages and health.
 type BackupStatus interface {
-	Status() store.ReplicationStatus
+	Status() backup.ReplicationStatus
 }
 
 // app holds everything the handlers need; it is built only by New.
@@ -52,7 +68,9 @@ type app struct {
 	limiter      *limiter
 	metrics      *metrics
 	metricsToken string
+	metricsOpen  bool
 	backups      BackupStatus
+	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
@@ -80,8 +98,13 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Store = cfg.Store.Sessions()
+	sm.Codec = sessionCodec{}
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	// A copy of the database (the replica is not encrypted) must not hold
+	// live session tokens: only their hashes are stored.
+	sm.HashTokenInStore = true
 	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.IdleTimeout
 	sm.Cookie.Name = "booking_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -93,10 +116,15 @@ func New(cfg Config) (http.Handler, error) {
 		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
+		metricsOpen:  cfg.MetricsOpen,
 		backups:      cfg.Backups,
+		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+	}
+	if cfg.CertificateExpiry != nil {
+		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
 	// A session that cannot be loaded or saved (the database is gone) still
 	// gets the friendly page.

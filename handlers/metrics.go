@@ -174,18 +174,23 @@ func diskSpace(dir string) (free, size uint64, err error) {
 	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
-// metricsHandler serves the Prometheus exposition, behind a bearer token when
-// one is configured.
+// metricsHandler serves the Prometheus exposition: to the Pi itself, to
+// anyone with the bearer token when one is configured, and to everyone with
+// -metrics-open. The counts of members and bookings and the failed logins
+// are nobody else's business.
 func (a *app) metricsHandler() http.Handler {
 	h := promhttp.HandlerFor(conventionalNames{prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer}},
 		promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.metricsToken != "" && !a.hasMetricsToken(r) {
+		switch {
+		case a.metricsOpen || a.isLocal(r) || a.hasMetricsToken(r):
+			h.ServeHTTP(w, r)
+		case a.metricsToken != "":
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need the bearer token", http.StatusUnauthorized)
-			return
+		default:
+			http.Error(w, "metrics only from the server itself: set BOOKING_METRICS_TOKEN, or start with -metrics-open", http.StatusForbidden)
 		}
-		h.ServeHTTP(w, r)
 	})
 }
 

@@ -1,4 +1,8 @@
-package store
+// Package backup keeps the booking database safe outside the SD card: it
+// replicates it with Litestream, restores it to a point in time, and checks
+// and copies backups. It builds its own connections to the database files and
+// knows the domain only through store.SummarizeBookings.
+package backup
 
 import (
 	"context"
@@ -18,8 +22,8 @@ import (
 )
 
 // ReplicaConfig says where and how the database is replicated. main.go builds
-// it from litestream.yml (package lsconfig): the store reads no files of
-// configuration itself, so that tests can hand it any replica client.
+// it from litestream.yml (package lsconfig): this package reads no
+// configuration files itself, so that tests can hand it any replica client.
 type ReplicaConfig struct {
 	// Type ("file", "s3", "sftp") and Location (where, never with secrets)
 	// are shown to the administrator.
@@ -86,9 +90,8 @@ type Replication struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// opened is closed once Litestream's store is open (the replica could be
-	// reached); firstSync once the first sync after that has finished.
-	opened    chan struct{}
+	// firstSync is closed once Litestream's store is open (the replica could
+	// be reached) and its first sync has finished.
 	firstSync chan struct{}
 
 	mu            sync.Mutex
@@ -125,7 +128,7 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	r := &Replication{cfg: cfg, opened: make(chan struct{}), firstSync: make(chan struct{}), closeFinished: make(chan struct{})}
+	r := &Replication{cfg: cfg, firstSync: make(chan struct{}), closeFinished: make(chan struct{})}
 	r.log = slog.New(&recordingHandler{inner: cfg.logger().Handler(), rec: r}).With("component", "litestream")
 
 	r.db = litestream.NewDB(dbPath)
@@ -204,7 +207,6 @@ func (r *Replication) run() {
 		}
 		backoff = min(backoff*2, time.Minute)
 	}
-	close(r.opened)
 
 	if err := r.db.SyncAndWait(r.ctx); err != nil && r.ctx.Err() == nil {
 		r.log.Error("first sync failed; Litestream keeps retrying", "error", err)
@@ -296,19 +298,6 @@ func (r *Replication) Status() ReplicationStatus {
 	}
 	st.Validation, st.ValidationAt = r.validation, r.validationAt
 	return st
-}
-
-// Sync ships every committed change to the replica now and waits for it.
-func (r *Replication) Sync(ctx context.Context) error {
-	select {
-	case <-r.opened:
-	default:
-		return errors.New("replication: the replica has not been reached yet")
-	}
-	if err := r.db.SyncAndWait(ctx); err != nil {
-		return fmt.Errorf("replication: sync: %w", err)
-	}
-	return nil
 }
 
 // Close stops replicating after a final sync of everything committed. Call

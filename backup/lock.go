@@ -1,4 +1,4 @@
-package store
+package backup
 
 import (
 	"errors"
@@ -53,13 +53,10 @@ type DatabaseLock struct {
 	f      *os.File
 }
 
-// LockPath is the lock file of the database at dbPath.
-func LockPath(dbPath string) string { return dbPath + ".lock" }
-
 // LockDatabase takes the lock of the database at dbPath for command (e.g.
 // "serve"), or returns an *InUseError naming the holder.
 func LockDatabase(dbPath, command string) (*DatabaseLock, error) {
-	f, err := os.OpenFile(LockPath(dbPath), os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(dbPath+".lock", os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dbPath, err)
 	}
@@ -95,9 +92,6 @@ func readHolder(f *os.File, dbPath string) error {
 	}
 	return e
 }
-
-// DBPath is the database the lock guards.
-func (l *DatabaseLock) DBPath() string { return l.dbPath }
 
 // Release gives the lock up. The file stays: removing it could let two
 // processes lock two different files of the same name.

@@ -1,4 +1,4 @@
-package store
+package backup
 
 import (
 	"context"
@@ -258,8 +258,6 @@ type RestoreOptions struct {
 	Timestamp time.Time
 	// TXID restores exactly up to that transaction.
 	TXID uint64
-	// Now is the clock that tells a future Timestamp (default time.Now).
-	Now func() time.Time
 	// OnPlan, when set, is told what will be restored before it starts.
 	OnPlan func(point RestorePoint, files int, bytes int64)
 	// Progress, when set, is told how many bytes of the replica's files
@@ -302,9 +300,6 @@ func Restore(ctx context.Context, cfg ReplicaConfig, opt RestoreOptions) (*Resto
 
 func restoreWith(ctx context.Context, cfg ReplicaConfig, client litestream.ReplicaClient, opt RestoreOptions) (*RestoreResult, error) {
 	start := time.Now()
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
 	if opt.TXID != 0 && !opt.Timestamp.IsZero() {
 		return nil, errors.New("restore: give a time or a TXID, not both")
 	}
@@ -332,7 +327,7 @@ func restoreWith(ctx context.Context, cfg ReplicaConfig, client litestream.Repli
 		res.Point = list.Points[i]
 	case !opt.Timestamp.IsZero():
 		c := cutoff(opt.Timestamp)
-		if opt.Timestamp.After(opt.Now()) {
+		if opt.Timestamp.After(time.Now()) {
 			return nil, &WindowError{Time: opt.Timestamp, Window: list.Window, Reason: "that is in the future"}
 		}
 		if !c.After(list.Window.Start) {
