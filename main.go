@@ -43,8 +43,9 @@ const usage = `booking: the family booking server
 Usage:
   booking [flags]                  serve (the same as "booking serve")
   booking serve [flags]            serve the web app and replicate the database;
-                                   a missing database is restored from the
-                                   replica first
+                                   a missing, empty or broken database file is
+                                   restored from the replica first (never with a
+                                   -wal beside it: then it refuses and says why)
   booking user add --email E --name N [--admin] [flags]
                                    create an approved account; the password is
                                    read from standard input, or generated and
@@ -56,8 +57,8 @@ Usage:
   booking restore --replace [--timestamp T | --txid X]
                                    restore over the database; only while the
                                    server is stopped. The old database is moved
-                                   to booking.db.before-restore-TIME, never
-                                   deleted
+                                   to booking.db.before-restore-TIME (the newest
+                                   3 such folders are kept)
   booking verify-backup [--max-lag 5m]
                                    restore the newest state to a temporary file,
                                    check it and compare it with the database;
@@ -206,7 +207,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // instance is the installation the common flags point at: its config, the
-// house's time zone and the database the config names.
+// house's time zone and the database the config names (symbolic links
+// resolved).
 type instance struct {
 	cfg    *lsconfig.Config
 	loc    *time.Location
@@ -223,15 +225,23 @@ func (c *common) load() (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance{cfg: cfg, loc: loc, dbPath: cfg.DB().Path}, nil
+	// The real file, whatever symbolic links lead to it: the lock, SQLite
+	// and Litestream must all agree on one name.
+	dbPath, err := backup.RealPath(cfg.DB().Path)
+	if err != nil {
+		return nil, fmt.Errorf("database path %s: %w", cfg.DB().Path, err)
+	}
+	return &instance{cfg: cfg, loc: loc, dbPath: dbPath}, nil
 }
 
 // openStore opens the database, creating it (and its folder) on first use.
-func (s *instance) openStore(ctx context.Context) (*store.Store, error) {
+// logger, when not nil, hears when the file turns out damaged or its disk
+// full.
+func (s *instance) openStore(ctx context.Context, logger *slog.Logger) (*store.Store, error) {
 	if err := s.makeDir(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc})
+	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc, Logger: logger})
 }
 
 func (s *instance) makeDir() error {

@@ -237,6 +237,7 @@ func (e2eLongReplica) Status() backup.ReplicationStatus {
 	at := time.Date(2026, 8, 1, 7, 59, 58, 0, time.UTC)
 	return backup.ReplicationStatus{
 		Type:          "sftp",
+		Stopped:       "ssh: handshake failed: knownhosts: key mismatch for nas-im-keller.fritz.box:22 (/home/pi/.ssh/known_hosts_gartenhaus_booking_replica)",
 		Location:      "sftp://pi@nas-im-keller.fritz.box:22/srv/datensicherung/familie/gartenhaus-am-obstgarten/booking-replica-2026/generations",
 		LastSync:      at,
 		LastError:     "write /srv/datensicherung/familie/gartenhaus-am-obstgarten/booking-replica-2026/ltx/0/0000000000000001-00000000000000a2.ltx: no space left on device",

@@ -355,13 +355,40 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 
 type backupsPage struct {
 	base
+	// The database file: what went wrong with it, the last check, the disk.
+	Health    store.Health
+	Integrity *store.IntegrityResult
+	Disk      diskReport
+	DiskKnown bool
+	// SetAside are the folders restores moved old databases into.
+	SetAside      []backup.SetAsideFolder
+	SetAsideBytes int64
+	KeepSetAside  int
+	// Replication.
 	Enabled bool
 	Status  backup.ReplicationStatus
 	Age     time.Duration
 }
 
+func (p *backupsPage) DiskFree() string     { return formatBytes(p.Disk.Free) }
+func (p *backupsPage) DiskSize() string     { return formatBytes(p.Disk.Size) }
+func (p *backupsPage) DiskPercent() float64 { return p.Disk.Percent() }
+func (p *backupsPage) SetAsideSize() string { return formatBytes(uint64(p.SetAsideBytes)) }
+
+// showBackups is the administrator's view of the data's safety: the
+// database file's state with what to do when it is damaged or the disk is
+// full, the free space, and the replication.
 func (a *app) showBackups(w http.ResponseWriter, r *http.Request) error {
-	p := &backupsPage{}
+	p := &backupsPage{Health: a.store.Health(), Integrity: a.store.LastIntegrity(), KeepSetAside: backup.KeepSetAside}
+	if d, err := a.disk(); err == nil {
+		p.Disk, p.DiskKnown = d, true
+	}
+	// A few folders beside the database: cheap enough for a page that
+	// only administrators open.
+	p.SetAside, _ = backup.SetAsideFolders(a.store.Path())
+	for _, f := range p.SetAside {
+		p.SetAsideBytes += f.Size
+	}
 	if a.backups != nil {
 		p.Enabled = true
 		p.Status = a.backups.Status()

@@ -164,6 +164,8 @@ func bookingErrorReason(err error) string {
 		return "validation"
 	case errors.Is(err, store.ErrForbidden):
 		return "forbidden"
+	case errors.Is(err, store.ErrStorageFull):
+		return "storage_full"
 	default:
 		return "internal"
 	}

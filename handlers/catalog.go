@@ -62,6 +62,7 @@ var catalog = map[string][2]string{
 	"status.http.429":  {"Zu viele Versuche", "Too many attempts"},
 	"status.http.500":  {"Etwas ist schiefgegangen", "Something went wrong"},
 	"status.http.503":  {"Gerade nicht möglich", "Not possible right now"},
+	"status.http.507":  {"Speicher voll", "Storage full"},
 	"error.home":       {"Zur Startseite", "Go to the start page"},
 
 	// Actions
@@ -239,6 +240,23 @@ var catalog = map[string][2]string{
 	"backups.no_error":                {"keine", "none"},
 	"backups.same_card":               {"Achtung: Eine Sicherung auf derselben SD-Karte schützt nicht, wenn die Karte kaputtgeht. Die README zeigt, wie man auf einen USB-Stick, ein NAS oder S3 sichert.", "Note: a replica on the same SD card does not help when the card dies. The README shows how to replicate to a USB disk, a NAS or S3."},
 	"backups.disabled":                {"Die Replikation ist ausgeschaltet.", "Replication is off."},
+	"backups.database":                {"Datenbank", "Database"},
+	"backups.database_ok":             {"Die Datenbank ist in Ordnung.", "The database is fine."},
+	"backups.damaged":                 {"Die Datenbank-Datei ist beschädigt (bemerkt %[1]s). Buchungen können fehlen oder nicht mehr gespeichert werden.", "The database file is damaged (noticed %[1]s). Bookings may be missing or fail to save."},
+	"backups.damaged_todo":            {"So holst du die Buchungen aus der Sicherung zurück (auf dem Pi, im Ordner mit litestream.yml; die beschädigte Datei wird beiseitegelegt, nicht gelöscht; siehe „Restoring the bookings“ in der README):", "Get the bookings back from the backup like this (on the Pi, in the folder with litestream.yml; the damaged file is moved aside, not deleted; see \"Restoring the bookings\" in the README):"},
+	"backups.storage_full":            {"Der Speicher des Servers ist voll (seit %[1]s): Neue Buchungen und Änderungen werden nicht gespeichert. Mach Platz auf der Karte oder Platte des Pi.", "The server's storage is full (since %[1]s): new bookings and changes are not saved. Free space on the Pi's card or disk."},
+	"backups.integrity":               {"Letzte Integritätsprüfung", "Last integrity check"},
+	"backups.integrity_ok":            {"in Ordnung", "ok"},
+	"backups.integrity_none":          {"läuft noch", "still running"},
+	"backups.disk":                    {"Speicherplatz", "Disk space"},
+	"backups.disk_free":               {"%[1]s von %[2]s frei (%.0[3]f %%)", "%[1]s of %[2]s free (%.0[3]f%%)"},
+	"backups.replication":             {"Sicherung", "Replication"},
+	"backups.set_aside":               {"Beiseitegelegte Datenbanken", "Databases moved aside"},
+	"backups.set_aside_value":         {"%[1]d Ordner, zusammen %[2]s. Bei jeder Wiederherstellung kommt die alte Datenbank in einen neuen Ordner; die neuesten %[3]d bleiben, ältere werden gelöscht.", "%[1]d folders, %[2]s in all. Each restore moves the old database into a new folder; the newest %[3]d stay, older ones are deleted."},
+	"backups.set_aside_none":          {"keine", "none"},
+	"backups.stopped":                 {"Es wird nichts gesichert:", "Nothing is replicated:"},
+	"backups.failing":                 {"Aktuelles Problem seit %[1]s:", "Current problem since %[1]s:"},
+	"backups.solved":                  {"Letztes Problem (behoben, %[1]s):", "Last problem (solved, %[1]s):"},
 
 	// Flash messages
 	"flash.registered":        {"Danke für deine Anmeldung! Melde dich mit deiner E-Mail-Adresse und deinem Passwort an; buchen kannst du, sobald die Verwaltung dich freigegeben hat. Hattest du schon ein Konto, gilt dein bisheriges Passwort.", "Thank you for registering! Log in with your email address and password; you can book as soon as the administration has approved you. If you already had an account, your old password still applies."},
@@ -254,6 +272,8 @@ var catalog = map[string][2]string{
 	"flash.booking_rejected":  {"Die Buchung ist abgelehnt.", "The booking is rejected."},
 
 	// Errors of pages
+	"err.storage_full":        {"Der Speicher des Servers ist voll. Es wurde nichts gespeichert. Bitte sag der Administration Bescheid.", "The server's storage is full, nothing was saved. Please tell the administrator."},
+	"err.damaged":             {"Die Datenbank des Servers ist beschädigt. Bitte sag der Administration Bescheid: Sie kann die Buchungen aus der Sicherung wiederherstellen.", "The server's database is damaged. Please tell the administrator: they can restore the bookings from the backup."},
 	"err.server":              {"Bitte versuche es gleich noch einmal. Wenn es wieder passiert, sag der Administration Bescheid.", "Please try again in a moment. If it happens again, tell an administrator."},
 	"err.not_found":           {"Diese Seite gibt es nicht (mehr).", "This page does not exist (any more)."},
 	"err.forbidden":           {"Das darfst du leider nicht.", "You are not allowed to do that."},

@@ -55,7 +55,7 @@ func TestCatalogComplete(t *testing.T) {
 		store.KeyBeyondHorizon, store.KeyPendingCap, store.KeyBadCharacters, store.KeyUserNameTaken, store.KeyPasswordCommon} {
 		used["err."+k] = true
 	}
-	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500", "503"} {
+	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500", "503", "507"} {
 		used["status.http."+code] = true
 	}
 	for k := range used {

@@ -126,9 +126,18 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.CertificateExpiry != nil {
 		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
-	// A session that cannot be loaded or saved (the database is gone) still
-	// gets the friendly page.
+	// A session that cannot be loaded (the database is gone) gets the
+	// friendly page. One that cannot be saved while the handler's answer is
+	// on its way (scs saves it when the status is written) must not: a
+	// second status and page would go out in front of the answer, and the
+	// handler's work (a booking) is done. The answer goes out without the
+	// session's change (a flash message, a login), and the log says so.
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		if ri := info(r); ri.answering {
+			a.log.Warn("the session could not be saved; the answer went out without it", "request_id", ri.id,
+				"method", r.Method, "route", ri.route, "err", err)
+			return
+		}
 		a.serverError(w, r, fmt.Errorf("session: %w", err))
 	}
 	return a.routes(), nil

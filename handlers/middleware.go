@@ -36,6 +36,9 @@ type reqInfo struct {
 	route  string
 	status int
 	bytes  int
+	// answering is set once the handler inside the session middleware has
+	// begun to write its answer (see answerWriter).
+	answering bool
 }
 
 func info(r *http.Request) *reqInfo {
@@ -188,9 +191,29 @@ func (a *app) withSession(next http.Handler) http.Handler {
 				a.sessions.Put(ctx, sessRole, u.Role)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
+		next.ServeHTTP(&answerWriter{ResponseWriter: w, ri: info(r)}, r.WithContext(context.WithValue(ctx, ctxUser, u)))
 	}))
 }
+
+// answerWriter notes that the handler has begun its answer before scs
+// saves the session on the way to the client: a session that cannot be
+// saved then must not get an error page of its own (see New).
+type answerWriter struct {
+	http.ResponseWriter
+	ri *reqInfo
+}
+
+func (w *answerWriter) WriteHeader(code int) {
+	w.ri.answering = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *answerWriter) Write(b []byte) (int, error) {
+	w.ri.answering = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // currentUser is the logged-in user, or nil.
 func currentUser(r *http.Request) *store.User {
