@@ -76,12 +76,16 @@ Flags (all commands):
 Flags (serve):
   -addr ADDR               listen address (default :8080)
   -base-url URL            how the family reaches the server, for links in
-                           the log (default http://localhost:PORT)
+                           the log, in mails and in calendar feeds (default
+                           http://localhost:PORT)
   -session-lifetime DUR    how long a login lasts (default 720h)
   -secure-cookies          mark cookies Secure; set it behind a proxy that
                            serves HTTPS (with -tls-cert or -acme-domain they
                            are Secure anyway)
   -log-format text|json    log lines as logfmt text (default) or JSON
+  -mail-retry LIST         waits before the retries of a mail that could not be
+                           sent (default 1m,5m,30m,2h; then it is failed and
+                           shown on the settings page)
 Flags (serve, HTTPS; see the README's "HTTPS"):
   -tls-cert FILE -tls-key FILE
                            serve HTTPS with this certificate chain and key
@@ -101,6 +105,11 @@ Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   gives every change replicated up to and including that second.
 Environment:
   BOOKING_METRICS_TOKEN    when set, /metrics needs "Authorization: Bearer TOKEN"
+  BOOKING_SMTP_URL         turns mail on: smtp://USER:PASSWORD@HOST:587?tls=starttls,
+                           smtps://USER:PASSWORD@HOST (port 465), or
+                           smtp://localhost:25?tls=none for a local relay
+  BOOKING_MAIL_FROM        the sender, e.g. "Gartenhaus <haus@example.org>"
+                           (default: the SMTP user, when it is an address)
 `
 
 // Exit statuses: a script (or systemd) tells a command line that cannot work

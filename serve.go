@@ -12,11 +12,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"booking/backup"
 	"booking/handlers"
+	"booking/mailer"
 	"booking/store"
 )
 
@@ -32,6 +34,7 @@ type serveFlags struct {
 	tls             tlsFlags
 	trustedProxies  handlers.TrustedProxies
 	metricsOpen     bool
+	mailRetry       string
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -42,16 +45,21 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&f.sessionLifetime, "session-lifetime", 30*24*time.Hour, "how long a login lasts")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
-	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
+	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log, links in mails and calendar feeds)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 14*24*time.Hour, "log out a session not used for this long (0: never)")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "reverse proxies whose X-Forwarded-For/-Proto to believe: addresses or CIDRs, comma-separated (default: none)")
 	fs.BoolVar(&f.metricsOpen, "metrics-open", false, "serve /metrics to every host, not only the server itself (or set BOOKING_METRICS_TOKEN)")
+	fs.StringVar(&f.mailRetry, "mail-retry", mailer.FormatRetry(mailer.DefaultRetry), "waits before the retries of a mail that could not be sent")
 	f.tls.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := f.tls.check(fs, &f.addr); err != nil {
 		return err
+	}
+	retry, err := mailer.ParseRetry(f.mailRetry)
+	if err != nil {
+		return usageError("-mail-retry: " + err.Error())
 	}
 	var logger *slog.Logger
 	switch f.logFormat {
@@ -72,17 +80,41 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
+	mail, err := mailConfig(os.Getenv("BOOKING_SMTP_URL"), os.Getenv("BOOKING_MAIL_FROM"), retry, logger)
+	if err != nil {
+		return logged(logger, "cannot start", err)
+	}
 	db, err := openReplicated(ctx, s, logger)
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
-	serveErr := serveUntilStopped(ctx, db, &f, logger, started)
+	serveErr := serveUntilStopped(ctx, db, &f, mail, logger, started)
 	// A final sync that did not reach the replica is a failed stop: the
 	// exit status tells systemd (and whoever reads its journal).
 	if err := db.close(logger); err != nil && serveErr == nil {
 		return errReported
 	}
 	return serveErr
+}
+
+// mailConfig reads the mail settings from the environment, where secrets
+// stay out of the database and its replica. Without BOOKING_SMTP_URL mail
+// is off; a URL or sender that does not parse stops the start, rather than
+// a server that silently sends nothing.
+func mailConfig(smtpURL, from string, retry []time.Duration, logger *slog.Logger) (mailer.Config, error) {
+	cfg := mailer.Config{Retry: retry, Words: handlers.MailWords, Logger: logger}
+	if smtpURL == "" {
+		return cfg, nil
+	}
+	smtp, err := mailer.ParseSMTPURL(smtpURL)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.From, err = mailer.ParseFrom(from, smtp); err != nil {
+		return cfg, err
+	}
+	cfg.SMTP = smtp
+	return cfg, nil
 }
 
 // logged writes a failure of the server to its log, which is where its
@@ -257,21 +289,51 @@ func (db *replicatedDB) close(logger *slog.Logger) error {
 // serveUntilStopped serves the pages until ctx ends, then stops taking
 // requests and lets the running ones finish; the database stays open for
 // them until it returns.
-func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, logger *slog.Logger, started time.Time) error {
+func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mail mailer.Config, logger *slog.Logger, started time.Time) error {
 	web, err := f.tls.setup(filepath.Dir(db.store.Path()), buildVersion(), logger)
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
-	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: f.sessionLifetime, IdleTimeout: f.idleTimeout, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), TrustedProxies: f.trustedProxies, MetricsOpen: f.metricsOpen})
-	if err != nil {
-		return logged(logger, "cannot start", err)
-	}
+	// Listening comes first: without -base-url, links point at the port.
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
+	baseURL := f.baseURL
+	if baseURL == "" {
+		baseURL = web.baseURL(ln.Addr())
+	}
+	if baseURL == "" {
+		port := "8080"
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			port = fmt.Sprint(ta.Port)
+		}
+		baseURL = "http://localhost:" + port
+	}
+	mail.BaseURL = strings.TrimRight(baseURL, "/")
+	if mail.SMTP != nil && f.baseURL == "" {
+		logger.Warn("mail is on but -base-url is not set: links in mails point to "+mail.BaseURL+", which only works on this machine", "base_url", mail.BaseURL)
+	}
+	sender, err := mailer.New(mail, db.store)
+	if err != nil {
+		ln.Close()
+		return logged(logger, "cannot start", err)
+	}
+	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
+		SessionLifetime: f.sessionLifetime, IdleTimeout: f.idleTimeout, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), TrustedProxies: f.trustedProxies, MetricsOpen: f.metricsOpen,
+		Mail: sender, BaseURL: f.baseURL})
+	if err != nil {
+		ln.Close()
+		return logged(logger, "cannot start", err)
+	}
+	// The sender stops with the server; the database stays open until it
+	// has.
+	sendCtx, stopSending := context.WithCancel(ctx)
+	var sending sync.WaitGroup
+	sending.Go(func() { sender.Run(sendCtx) })
+	defer sending.Wait()
+	defer stopSending()
 	srv := &http.Server{
 		Handler:           web.withHSTS(h),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -291,10 +353,6 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 		"startup", time.Since(started).Round(100*time.Microsecond))
 	web.fetchCertificate(ctx, logger)
 
-	baseURL := f.baseURL
-	if baseURL == "" {
-		baseURL = web.baseURL(ln.Addr())
-	}
 	if err := announceSetup(ctx, db.store, logger, baseURL, ln.Addr()); err != nil {
 		logger.Error("setup link", "err", err)
 	}

@@ -90,6 +90,8 @@ func binary(tb testing.TB) string {
 type site struct {
 	t   testing.TB
 	dir string
+	// env is added to the server's environment (e.g. BOOKING_SMTP_URL).
+	env []string
 }
 
 // newSite writes litestream.yml: the shipped one, with edit applied (nil:
@@ -185,7 +187,7 @@ func (s *site) startWith(base string, client *http.Client, args ...string) *serv
 	srv.cmd.Dir = s.dir
 	// BENCH_SERVER_ENV passes settings to the server only (e.g.
 	// GOMEMLIMIT=16MiB), not to the load generator in this process.
-	srv.cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("BENCH_SERVER_ENV"))...)
+	srv.cmd.Env = append(append(os.Environ(), s.env...), strings.Fields(os.Getenv("BENCH_SERVER_ENV"))...)
 	srv.cmd.Stdout, srv.cmd.Stderr = srv.logs, srv.logs
 	started := time.Now()
 	if err := srv.cmd.Start(); err != nil {

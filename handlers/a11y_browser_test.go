@@ -803,7 +803,7 @@ func e2eEnterBooks(t *testing.T, b *e2eBrowser, st *store.Store, h *e2eHouse) {
 		p.setField("departure", "2026-08-15")
 		p.typeInto(fmt.Sprintf("persons-%d", h.tent.ID), "1")
 		p.pressEnter("arrival", http.StatusUnprocessableEntity)
-		if got := e2eJS[string](p, `document.activeElement.className`); got != "error-summary" {
+		if got := e2eFocusSettles(p, "error-summary"); got != "error-summary" {
 			p.fatalf("after a refusal (JavaScript %s) the focus is on %q, want the error summary", mode, got)
 		}
 		p.wantText(`//div[contains(@class,"error-summary")]//a[@href="#persons-`+fmt.Sprint(h.tent.ID)+`"]`, "Zelt")
@@ -844,6 +844,13 @@ func e2eAdminForms(t *testing.T, b *e2eBrowser, st *store.Store, h *e2eHouse, au
 		t.Fatal("ticking the label did not turn self-registration on")
 	}
 	audit.look(p, "house settings after saving (de, JavaScript on)", true)
+	// The house feed's privacy, a form of its own on the settings page.
+	p.do("tick occupied only", chromedp.Click(chromedp.ID("occupied_only")))
+	p.click(`//main//form[@action="/admin/settings/feeds"]//button[@type="submit"]`, http.StatusOK)
+	saved()
+	if !st.Settings().HouseFeedOccupiedOnly {
+		t.Fatal("ticking the house feed's box did not save it")
+	}
 
 	// Accommodations: add, change, deactivate, reactivate.
 	p.nav("/admin/accommodations", http.StatusOK)
@@ -1062,5 +1069,22 @@ func e2eLanguageSwitch(t *testing.T, b *e2eBrowser, h *e2eHouse) {
 		p.click(`//footer//button[@value="de"]`, http.StatusOK)
 		p.wantPath(page.path)
 		p.wantText(`//main//h1`, page.de)
+	}
+}
+
+// e2eFocusSettles waits (up to two seconds) until the focused element has
+// the class want, and returns the focused element's class. The browser moves
+// the focus to an autofocus element at its next frame after loading, not at
+// once; the wait is polled from here because a page without JavaScript runs
+// no timers of its own.
+func e2eFocusSettles(p *e2ePerson, want string) string {
+	p.t.Helper()
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		got = e2eJS[string](p, `document.activeElement ? document.activeElement.className : ""`)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -70,6 +70,9 @@ type membersPage struct {
 	LinkFor     *store.User
 	LinkPurpose string
 	Roles       []string
+	// MailOn offers invitations by mail; Mailed says the link went out.
+	MailOn bool
+	Mailed bool
 }
 
 type inviteForm struct{ Name, Email, Role string }
@@ -79,6 +82,7 @@ func (a *app) fillMembers(r *http.Request, p *membersPage) error {
 	users, err := a.store.Users(r.Context())
 	p.Users = users
 	p.Roles = []string{store.RoleMember, store.RoleAdmin}
+	p.MailOn = a.mailOn()
 	if p.Form.Role == "" {
 		p.Form.Role = store.RoleMember
 	}
@@ -109,7 +113,12 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	p := &membersPage{Form: inviteForm{Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}}
-	token, invited, err := a.store.Invite(r.Context(), u, store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role})
+	in := store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role}
+	invite := a.store.Invite
+	if p.Mailed = a.mailOn() && r.PostForm.Get("send_mail") == "1"; p.Mailed {
+		invite = a.store.InviteByMail
+	}
+	token, invited, err := invite(r.Context(), u, in)
 	status := http.StatusOK
 	if err == nil {
 		p.Link, p.LinkFor, p.LinkPurpose = a.linkURL(r, "/invite/"+token), invited, store.PurposeInvite
@@ -119,6 +128,7 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		status = http.StatusUnprocessableEntity
+		p.Mailed = false
 	}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
@@ -166,15 +176,19 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
 		purpose = store.PurposeInvite
 	}
 	var token string
-	if purpose == store.PurposeInvite {
+	mailed := purpose == store.PurposeInvite && a.mailOn() && r.PostFormValue("send_mail") == "1"
+	switch {
+	case mailed:
+		token, err = a.store.RenewInvitationByMail(r.Context(), currentUser(r), id)
+	case purpose == store.PurposeInvite:
 		token, err = a.store.RenewInvitation(r.Context(), currentUser(r), id)
-	} else {
+	default:
 		token, err = a.store.NewResetLink(r.Context(), currentUser(r), id)
 	}
 	if err != nil {
 		return err
 	}
-	p := &membersPage{Link: a.linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
+	p := &membersPage{Link: a.linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose, Mailed: mailed}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
@@ -293,6 +307,7 @@ type settingsPage struct {
 	base
 	Form   settingsForm
 	Errors fieldErrors
+	Mail   *mailSection // mail and calendar feeds, see mail.go
 }
 
 type settingsForm struct {
@@ -304,10 +319,16 @@ type settingsForm struct {
 
 func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
-	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
+	return a.renderSettings(w, r, http.StatusOK, &settingsPage{Form: currentSettingsForm(s)})
+}
+
+// currentSettingsForm is the settings form filled with the settings as they
+// are.
+func currentSettingsForm(s *store.Settings) settingsForm {
+	return settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
 		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration,
 		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights),
-		MaxWaitingAccounts: strconv.Itoa(s.MaxWaitingAccounts)}})
+		MaxWaitingAccounts: strconv.Itoa(s.MaxWaitingAccounts)}
 }
 
 // formInt is a number field of a form; a field the form did not send
@@ -350,7 +371,7 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
+	return a.renderSettings(w, r, http.StatusUnprocessableEntity, &settingsPage{Form: f, Errors: fe})
 }
 
 type backupsPage struct {

@@ -287,21 +287,26 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 	return a.render(w, r, http.StatusUnprocessableEntity, "account", p)
 }
 
-func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {
-	return a.render(w, r, http.StatusOK, "forgot", &simplePage{})
-}
-
 type profilePage struct {
 	base
 	Name      string
 	Language  string
 	Errors    fieldErrors
 	PwdErrors fieldErrors
+	Extras    profileExtras // mail and calendar feeds, see mail.go
 }
 
 func (a *app) showProfile(w http.ResponseWriter, r *http.Request) error {
 	u := currentUser(r)
-	return a.render(w, r, http.StatusOK, "profile", &profilePage{Name: u.Name, Language: u.Language})
+	return a.renderProfile(w, r, http.StatusOK, &profilePage{Name: u.Name, Language: u.Language})
+}
+
+// renderProfile shows the profile with its mail and feed sections.
+func (a *app) renderProfile(w http.ResponseWriter, r *http.Request, status int, p *profilePage) error {
+	if err := a.fillProfileExtras(r, &p.Extras); err != nil {
+		return err
+	}
+	return a.render(w, r, status, "profile", p)
 }
 
 func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) error {
@@ -318,7 +323,7 @@ func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) error {
 	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
 		return err
 	}
-	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.renderProfile(w, r, http.StatusUnprocessableEntity, p)
 }
 
 // changePassword needs the current password, so a phone left unlocked
@@ -353,5 +358,5 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	p.PwdErrors = fe
-	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.renderProfile(w, r, http.StatusUnprocessableEntity, p)
 }

@@ -141,7 +141,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	// The summary of what is wrong has the focus (not the page's body), and
 	// its line leads to the field.
 	ben.wantText(`//main/div[@role="alert" and contains(@class,"error-summary")]`, "Die Buchung ist so nicht möglich.")
-	if got := e2eJS[string](ben, `document.activeElement.className`); got != "error-summary" {
+	if got := e2eFocusSettles(ben, "error-summary"); got != "error-summary" {
 		ben.fatalf("after the refusal the focus is on an element of class %q, want the error summary", got)
 	}
 	ben.wantText(`//div[contains(@class,"error-summary")]//a[@href="#persons-`+zimmer+`"]`, "Zimmer 1")

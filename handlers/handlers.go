@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"booking/backup"
+	"booking/mailer"
 	"booking/static"
 	"booking/store"
 	"booking/templates"
@@ -49,6 +52,19 @@ type Config struct {
 	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
 	// nil when the server speaks plain HTTP.
 	CertificateExpiry func() time.Time
+	// Mail is the mail sender; nil means mail is off (no SMTP server).
+	Mail MailService
+	// BaseURL is how members reach the server (serve -base-url), for the
+	// calendar feed addresses; empty: the address a request came to.
+	BaseURL string
+}
+
+// MailService is what the pages need of the mail sender: its effective
+// settings, a nudge after "send again", and its metrics.
+type MailService interface {
+	prometheus.Collector
+	MailSettings() mailer.Settings
+	Wake()
 }
 
 // BackupStatus is what the replication side tells the pages and health.
@@ -76,6 +92,12 @@ type app struct {
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
 	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
 	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
+
+	// Mail and calendar feeds, see mail.go and feeds.go.
+	mail       MailService
+	baseURL    string
+	feeds      *versionedCache[feedKey, *feedBody]
+	feedStamps *feedStamps
 }
 
 // New builds the HTTP handler of the whole server.
@@ -88,6 +110,13 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.LoginRate == 0 {
 		cfg.LoginRate, cfg.LoginBurst = 6*time.Second, 10
+	}
+	if cfg.Mail == nil {
+		off, err := mailer.New(mailer.Config{}, cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Mail = off
 	}
 	as, err := loadAssets(static.FS)
 	if err != nil {
@@ -122,10 +151,15 @@ func New(cfg Config) (http.Handler, error) {
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+		mail:         cfg.Mail,
+		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
+		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),
+		feedStamps:   &feedStamps{m: map[feedKey]feedBody{}},
 	}
 	if cfg.CertificateExpiry != nil {
 		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
+	a.metrics.reg.MustRegister(cfg.Mail)
 	// A session that cannot be loaded (the database is gone) gets the
 	// friendly page. One that cannot be saved while the handler's answer is
 	// on its way (scs saves it when the status is written) must not: a

@@ -372,7 +372,11 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes))
+		if err := s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes)); err != nil {
+			return err
+		}
+		return s.queueBookingMail(ctx, tx, MailBookingCreated, actor, &Booking{ID: id, UserID: actor.ID, UserName: actor.Name,
+			Arrival: in.Arrival, Departure: in.Departure, Notes: in.Notes, Status: StatusPending, Items: in.Items}, nil)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create booking: %w", err)
@@ -447,7 +451,17 @@ func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in Boo
 		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, "edited", "", before, after)
+		if err := s.addEvent(ctx, tx, id, actor, "edited", "", before, after); err != nil {
+			return err
+		}
+		// Administrators hear of a member's change that waits for them
+		// again; a change of the notes alone decides nothing.
+		if !staysChanged || status != StatusPending || actor.IsAdmin() {
+			return nil
+		}
+		changed := *old
+		changed.Arrival, changed.Departure, changed.Notes, changed.Status, changed.Items = in.Arrival, in.Departure, in.Notes, status, in.Items
+		return s.queueBookingMail(ctx, tx, MailBookingChanged, actor, &changed, old)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update booking %d: %w", id, err)
@@ -505,7 +519,15 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 				return err
 			}
 		}
-		return s.addEvent(ctx, tx, id, actor, status, reason, "", "")
+		if err := s.addEvent(ctx, tx, id, actor, status, reason, "", ""); err != nil {
+			return err
+		}
+		kind := MailBookingAccepted
+		if status == StatusRejected {
+			kind = MailBookingRejected
+		}
+		b.Status, b.Reason = status, reason
+		return s.queueBookingMail(ctx, tx, kind, actor, b, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("%s booking %d: %w", status, id, err)
@@ -534,7 +556,11 @@ func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error 
 		if err := s.freeBeds(ctx, tx, b); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", "")
+		if err := s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", ""); err != nil {
+			return err
+		}
+		b.Status = StatusCancelled
+		return s.queueBookingMail(ctx, tx, MailBookingCancelled, actor, b, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel booking %d: %w", id, err)

@@ -24,7 +24,10 @@ type Settings struct {
 	// MaxWaitingAccounts bounds the self-registered accounts waiting for
 	// approval: a stranger cannot fill the members list.
 	MaxWaitingAccounts int
-	loc                *time.Location
+	// HouseFeedOccupiedOnly makes the whole-house calendar feed say only
+	// "occupied", without names and accommodations (see feeds.go).
+	HouseFeedOccupiedOnly bool
+	loc                   *time.Location
 }
 
 // Location is the house's time zone.
@@ -101,6 +104,8 @@ func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) err
 			default:
 				st.MaxWaitingAccounts = n
 			}
+		case houseFeedOccupiedOnlyKey:
+			st.HouseFeedOccupiedOnly = v == "1"
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -177,7 +182,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 	}
 	s.settings.Store(&Settings{HouseName: in.HouseName, TimeZone: in.TimeZone, MaxNights: in.MaxNights,
 		SelfRegistration: in.SelfRegistration, HorizonMonths: in.HorizonMonths, MaxPendingBedNights: in.MaxPendingBedNights,
-		MaxWaitingAccounts: in.MaxWaitingAccounts, loc: loc})
+		MaxWaitingAccounts: in.MaxWaitingAccounts, loc: loc,
+		HouseFeedOccupiedOnly: s.Settings().HouseFeedOccupiedOnly})
 	return nil
 }
 

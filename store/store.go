@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,12 @@ type Store struct {
 	// prepared holds the writer's hot statements by their SQL; it is filled
 	// in Open and only read afterwards.
 	prepared map[string]*sql.Stmt
+
+	// Mail (outbox.go): whether changes queue mail, the transactions that
+	// queued some, and the signal to the sender after one committed.
+	mailOn     atomic.Bool
+	mailTx     sync.Map // *sql.Tx → struct{}
+	mailSignal chan struct{}
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
@@ -112,7 +119,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if opt.Readers <= 0 {
 		opt.Readers = 3
 	}
-	s := &Store{path: path, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}, log: opt.Logger}
+	s := &Store{path: path, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}, log: opt.Logger,
+		mailSignal: make(chan struct{}, 1)}
 	writer, err := s.openWatched(dsn(path, false, opt.MaxPageCount), true)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -145,8 +153,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.prepared = make(map[string]*sql.Stmt, len(writeStatements))
-	for _, q := range writeStatements {
+	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
+	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
 		st, err := writer.PrepareContext(ctx, q)
 		if err != nil {
 			s.Close()
@@ -200,12 +208,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		s.afterCommit(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.afterCommit(tx, false)
 		return err
 	}
 	s.generation.Add(1)
+	s.afterCommit(tx, true)
 	return nil
 }
 

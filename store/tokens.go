@@ -157,6 +157,10 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*U
 // Because an administrator invited them, the member is approved as soon as
 // they choose a password.
 func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *User, error) {
+	return s.invite(ctx, actor, in, false)
+}
+
+func (s *Store) invite(ctx context.Context, actor *User, in NewUser, byMail bool) (string, *User, error) {
 	if !actor.IsAdmin() {
 		return "", nil, fmt.Errorf("invite: %w", ErrForbidden)
 	}
@@ -176,8 +180,10 @@ func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *U
 			return err
 		}
 		var err error
-		token, err = s.newToken(ctx, tx, PurposeInvite, id, InviteTTL)
-		return err
+		if token, err = s.newToken(ctx, tx, PurposeInvite, id, InviteTTL); err != nil || !byMail {
+			return err
+		}
+		return s.queueInvitation(ctx, tx, actor, id, token, InviteTTL)
 	})
 	if isUniqueViolation(err) {
 		return "", nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
@@ -192,15 +198,15 @@ func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *U
 // RenewInvitation makes a new link for an invited account that has not
 // joined yet (the old link may have expired or got lost).
 func (s *Store) RenewInvitation(ctx context.Context, actor *User, userID int64) (string, error) {
-	return s.linkFor(ctx, actor, userID, PurposeInvite, InviteTTL)
+	return s.linkFor(ctx, actor, userID, PurposeInvite, InviteTTL, false)
 }
 
 // NewResetLink makes a password reset link for a member who forgot theirs.
 func (s *Store) NewResetLink(ctx context.Context, actor *User, userID int64) (string, error) {
-	return s.linkFor(ctx, actor, userID, PurposeReset, ResetTTL)
+	return s.linkFor(ctx, actor, userID, PurposeReset, ResetTTL, false)
 }
 
-func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose string, ttl time.Duration) (string, error) {
+func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose string, ttl time.Duration, byMail bool) (string, error) {
 	if !actor.IsAdmin() {
 		return "", fmt.Errorf("%s link: %w", purpose, ErrForbidden)
 	}
@@ -221,8 +227,10 @@ func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND purpose = ?`, userID, purpose); err != nil {
 			return err
 		}
-		token, err = s.newToken(ctx, tx, purpose, userID, ttl)
-		return err
+		if token, err = s.newToken(ctx, tx, purpose, userID, ttl); err != nil || !byMail {
+			return err
+		}
+		return s.queueInvitation(ctx, tx, actor, userID, token, ttl)
 	})
 	if err != nil {
 		return "", fmt.Errorf("%s link for user %d: %w", purpose, userID, err)
@@ -265,6 +273,11 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 		}
 		if err := revokeSessions(ctx, tx, id); err != nil {
 			return err
+		}
+		if purpose == PurposeInvite {
+			if err := s.queueMemberMail(ctx, tx, MailMemberJoined, id); err != nil {
+				return err
+			}
 		}
 		return deleteToken(ctx, tx, token)
 	})

@@ -191,9 +191,15 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 		if err := ps.err(); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id)
+			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id); err != nil {
+			return err
+		}
+		if in.State == StateRegistered {
+			return s.queueMemberMail(ctx, tx, MailMemberWaiting, id)
+		}
+		return nil
 	})
 	if isUniqueViolation(err) {
 		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
@@ -359,23 +365,28 @@ func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, sta
 		return fmt.Errorf("set user state: not on yourself: %w", ErrConflict)
 	}
 	switch state {
-	case StateApproved, StateRejected, StateDisabled:
+	case StateApproved:
+		return s.approveUser(ctx, actor, userID)
+	case StateRejected, StateDisabled:
 	default:
 		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
 	}
-	// A rejected or disabled account is out at once, not on its next
-	// request; an approval keeps the waiting member's session. Every state
-	// change voids the account's links: an old invitation must not approve
-	// an account an administrator has disabled since.
-	return s.updateUser(ctx, userID, func(tx *sql.Tx) error {
-		if state != StateApproved {
-			if err := revokeSessions(ctx, tx, userID); err != nil {
-				return err
-			}
+	return s.updateUser(ctx, userID, func(tx *sql.Tx) error { return stateChanged(ctx, tx, userID, state) }, `state = ?`, state)
+}
+
+// stateChanged does what goes with every change of an account's state, in
+// its transaction. A rejected or disabled account is out at once, not on
+// its next request; an approval keeps the waiting member's session. Every
+// state change voids the account's links: an old invitation must not
+// approve an account an administrator has disabled since.
+func stateChanged(ctx context.Context, tx *sql.Tx, userID int64, state string) error {
+	if state != StateApproved {
+		if err := revokeSessions(ctx, tx, userID); err != nil {
+			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
-		return err
-	}, `state = ?`, state)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+	return err
 }
 
 // SetUserRole makes a user a member or an administrator.

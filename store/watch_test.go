@@ -100,14 +100,16 @@ func TestStorageFull(t *testing.T) {
 	}
 	pages, _ := s.PageCount(ctx)
 	s.Close()
-	s, err = Open(ctx, path, Options{MaxPageCount: int(pages) + 4})
+	s, err = Open(ctx, path, Options{MaxPageCount: int(pages) + 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	// Sessions take a few pages first, to give back later.
+	// Sessions take a few pages first, to give back later: enough of them
+	// that what they give back holds a new row in the users table and in
+	// each of its indexes, however full their last pages are.
 	blob := make([]byte, 3000)
-	for i := range 3 {
+	for i := range 6 {
 		if err := s.Sessions().CommitCtx(ctx, fmt.Sprint("token", i), blob, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +133,7 @@ func TestStorageFull(t *testing.T) {
 		t.Errorf("%d users in the database, %d were acknowledged", len(users), saved)
 	}
 	// Space comes back: the next write that gets through ends it.
-	for i := range 3 {
+	for i := range 6 {
 		s.Sessions().DeleteCtx(ctx, fmt.Sprint("token", i))
 	}
 	if _, err := s.CreateUser(ctx, NewUser{Email: "x@example.org", Name: "X", Role: RoleMember, State: StateApproved}); err != nil {
