@@ -42,6 +42,7 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 			"role":      t.Role,
 			"state":     t.State,
 			"time":      t.Time,
+			"duration":  t.Duration,
 			"static":    staticURL,
 			"hasPrefix": strings.HasPrefix,
 			"itemsText": itemsText,
