@@ -49,6 +49,28 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// SchemaVersion is the schema version this program migrates a database to:
+// the number of its migrations.
+func SchemaVersion() int {
+	ms, err := loadMigrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// NewerSchemaError is a database migrated by a newer version of the
+// program. Running on it could misread or damage what the newer version
+// wrote, so Open refuses it; the caller says how to go back.
+type NewerSchemaError struct {
+	Database int // the database's schema version
+	Known    int // the newest this program knows
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("the database is at schema version %d, written by a newer version of booking; this one knows schema versions up to %d and will not run on it", e.Database, e.Known)
+}
+
 // migrate applies the migrations the database has not seen yet, each in its
 // own transaction together with the bump of user_version, so a crash leaves
 // the schema at a known version.
@@ -62,7 +84,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
 	if current > len(ms) {
-		return fmt.Errorf("migrate: database is at schema version %d but this program knows only %d: it was written by a newer version", current, len(ms))
+		return &NewerSchemaError{Database: current, Known: len(ms)}
 	}
 	for _, m := range ms[current:] {
 		tx, err := db.BeginTx(ctx, nil)
