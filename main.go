@@ -64,7 +64,8 @@ Usage:
                                    exits 1 when the backup is stale or broken
   booking backup -o FILE           a consistent copy of the database, safe while
                                    the server runs
-  booking version                  print the version
+  booking version                  print the version, Go version, target and
+                                   database schema
   booking help                     this text
 
 Flags (all commands):
@@ -124,7 +125,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "backup":
 		err = cmdBackup(ctx, args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "booking", buildVersion())
+		cmdVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
