@@ -62,6 +62,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return logged(logger, "cannot start", err)
 	}
 	db, err := openReplicated(ctx, s, logger)
+	var newer *store.NewerSchemaError
+	if errors.As(err, &newer) {
+		return logged(logger, "cannot start: the database was migrated by a newer version of booking", err,
+			"database_schema", newer.Database, "this_version", buildVersion(), "this_schema", newer.Known,
+			"fix", "start the newer version again, or go back to the version before the upgrade together with its database: sudo booking upgrade --rollback")
+	}
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
@@ -119,6 +125,10 @@ func openReplicated(ctx context.Context, s *instance, logger *slog.Logger) (_ *r
 		st.Close()
 		return nil, err
 	}
+	if rep.Status().SameDevice {
+		logger.Warn("the replica is on the same disk as the database: it undoes mistakes but dies with the SD card. Point it at a USB disk, a NAS (SFTP) or S3 (see the README)",
+			"db", s.dbPath, "replica", rc.Location)
+	}
 	return &replicatedDB{lock: lock, store: st, rep: rep, replica: rc.Location}, nil
 }
 
@@ -175,7 +185,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
-	ln, err := net.Listen("tcp", f.addr)
+	ln, from, err := listen(f.addr)
 	if err != nil {
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
@@ -189,7 +199,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
+	logger.Info("serving", "addr", ln.Addr().String(), "listener", from, "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
 		"startup", time.Since(started).Round(100*time.Microsecond))
 
 	if err := announceSetup(ctx, db.store, logger, f.baseURL, ln.Addr()); err != nil {
