@@ -8,7 +8,8 @@
 #   linux/arm64         64-bit Raspberry Pi OS (Pi Zero 2 W, Pi 3/4/5)
 #   linux/arm GOARM=7   32-bit Raspberry Pi OS on the same boards
 #   linux/amd64         a PC or a virtual machine
-# and SHA256SUMS for them. "booking version" prints VERSION, the Go version
+# booking-VERSION-install.tar.gz (deploy/install.sh, the units, the fail2ban
+# files, litestream.yml, the README) and SHA256SUMS for them all. "booking version" prints VERSION, the Go version
 # and the target.
 set -eu
 
@@ -38,8 +39,14 @@ build arm64 "" linux-arm64
 build arm 7 linux-armv7
 build amd64 "" linux-amd64
 
+# What the installer needs beside the binary, in one archive for the Pi.
+echo "==> booking-$version-install.tar.gz"
+(cd "$root" && tar -czf "$out/booking-$version-install.tar.gz" \
+	--transform "s|^|booking-$version/|" --owner=0 --group=0 --mode=u+rw,go+r \
+	README.md litestream.yml deploy/install.sh deploy/systemd deploy/fail2ban)
+
 cd "$out"
-sha256sum "booking-$version"-linux-* >SHA256SUMS
-ls -l "booking-$version"-linux-*
+sha256sum "booking-$version"-linux-* "booking-$version-install.tar.gz" >SHA256SUMS
+ls -l "booking-$version"-*
 echo "==> $out/SHA256SUMS"
 cat SHA256SUMS
