@@ -8,9 +8,9 @@
 #   linux/arm64         64-bit Raspberry Pi OS (Pi Zero 2 W, Pi 3/4/5)
 #   linux/arm GOARM=7   32-bit Raspberry Pi OS on the same boards
 #   linux/amd64         a PC or a virtual machine
-# booking-VERSION-install.tar.gz (deploy/install.sh, the units, the fail2ban
-# files, litestream.yml, the README) and SHA256SUMS for them all. "booking version" prints VERSION, the Go version
-# and the target.
+# then booking-VERSION-install.tar.gz (deploy/install.sh, the units, the
+# fail2ban files, litestream.yml, the README) and SHA256SUMS for them all.
+# "booking version" prints VERSION, the Go version and the target.
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ] || [ -z "$1" ]; then
