@@ -88,6 +88,19 @@ Flags (serve):
   -session-lifetime DUR    how long a login lasts (default 720h)
   -secure-cookies          mark cookies Secure; set it behind HTTPS
   -log-format text|json    log lines as logfmt text (default) or JSON
+Flags (upgrade):
+  -bin PATH                the installed binary (default /usr/local/bin/booking)
+  -url URL                 where the service answers on this machine, for
+                           /health/detailed (default http://127.0.0.1:8080)
+  -timeout DUR             how long the new version has to become healthy
+                           (default 1m)
+  -systemctl CMD           stops and starts the service as "CMD stop UNIT",
+                           "CMD start UNIT" (default systemctl)
+  -unit UNIT               the service (default booking.service)
+  -rollback                back to the binary before the last upgrade
+  -restore-backup          with -rollback, when the newer version migrated the
+                           database: back to the copy made before the upgrade
+                           (the database of now is set aside, not deleted)
 Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   the house's time zone, or RFC 3339 (2026-11-20T18:00:00+01:00). A restore
   gives every change replicated up to and including that second.
@@ -132,6 +145,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVerifyBackup(ctx, args, stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args, stdout, stderr)
+	case "upgrade":
+		err = cmdUpgrade(ctx, args, stdout)
 	case "check-config":
 		err = cmdCheckConfig(ctx, args, stdout)
 	case "version":

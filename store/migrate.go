@@ -106,3 +106,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// SchemaOf reads the schema version of the database at path without
+// migrating it: 0 for a new, empty file. "booking upgrade" asks it whether a
+// new version has already migrated the database.
+func SchemaOf(ctx context.Context, path string) (int, error) {
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return 0, fmt.Errorf("schema of %s: %w", path, err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema of %s: %w", path, err)
+	}
+	return v, nil
+}

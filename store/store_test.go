@@ -542,6 +542,9 @@ func TestRefusesANewerSchema(t *testing.T) {
 	}
 	path := f.s.Path()
 	f.s.Close()
+	if v, err := SchemaOf(ctx, path); v != newer || err != nil {
+		t.Errorf("SchemaOf: %d, %v; want %d", v, err, newer)
+	}
 	_, err := Open(ctx, path, Options{})
 	var ne *NewerSchemaError
 	if !errors.As(err, &ne) || ne.Database != newer || ne.Known != SchemaVersion() {
