@@ -279,3 +279,11 @@ func TestHardeningScore(t *testing.T) {
 		t.Errorf("exposure %.1f, want 2.0 or less:\n%s", score, out)
 	}
 }
+
+// TestShellScripts: the shipped scripts pass shellcheck as POSIX sh.
+func TestShellScripts(t *testing.T) {
+	sc := e2e.RequireTool(t, "shellcheck", "apt-get install shellcheck")
+	if out, err := exec.Command(sc, "--shell=sh", "install.sh", "release.sh").CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
