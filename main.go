@@ -86,8 +86,24 @@ Flags (serve):
   -base-url URL            how the family reaches the server, for links in
                            the log (default http://localhost:PORT)
   -session-lifetime DUR    how long a login lasts (default 720h)
-  -secure-cookies          mark cookies Secure; set it behind HTTPS
+  -secure-cookies          mark cookies Secure; set it behind a proxy that
+                           serves HTTPS (with -tls-cert or -acme-domain they
+                           are Secure anyway)
   -log-format text|json    log lines as logfmt text (default) or JSON
+Flags (serve, HTTPS; see the README's "HTTPS"):
+  -tls-cert FILE -tls-key FILE
+                           serve HTTPS with this certificate chain and key
+                           (PEM, e.g. certbot's fullchain.pem and privkey.pem);
+                           renewed files are picked up without a restart
+  -acme-domain NAME        serve HTTPS with a certificate for NAME from Let's
+                           Encrypt (ACME), kept in the data folder
+  -acme-email ADDR         an address for the CA's notices (optional)
+  -acme-directory URL      another ACME CA (default Let's Encrypt)
+  -http-addr ADDR          plain HTTP that redirects to HTTPS and answers the
+                           CA's HTTP-01 check (default :80 with -acme-domain,
+                           off otherwise)
+  -hsts-preload            add "preload" to the HSTS header
+  With HTTPS, -addr defaults to :443.
 Flags (upgrade):
   -bin PATH                the installed binary (default /usr/local/bin/booking)
   -url URL                 where the service answers on this machine, for

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ type serveFlags struct {
 	sessionLifetime time.Duration
 	secureCookies   bool
 	logFormat       string
+	tls             tlsFlags
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -39,7 +41,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log)")
+	f.tls.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := f.tls.check(fs, &f.addr); err != nil {
 		return err
 	}
 	var logger *slog.Logger
@@ -179,9 +185,13 @@ func (db *replicatedDB) close(logger *slog.Logger) {
 // requests and lets the running ones finish; the database stays open for
 // them until it returns.
 func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, logger *slog.Logger, started time.Time) error {
+	web, err := f.tls.setup(filepath.Dir(db.store.Path()), buildVersion(), logger)
+	if err != nil {
+		return logged(logger, "cannot start", err)
+	}
 	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
-		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies, MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
-		Backups: db.rep})
+		SessionLifetime: f.sessionLifetime, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
+		Backups: db.rep, CertificateExpiry: web.certificateExpiry()})
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
@@ -190,19 +200,29 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           web.withHSTS(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "listener", from, "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- web.serve(srv, ln) }()
+	redirects, err := web.serveRedirects(ln.Addr(), logger, serveErr)
+	if err != nil {
+		srv.Close()
+		return logged(logger, "cannot listen", err, "addr", f.tls.httpAddr)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "listener", from, "https", web.on(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
 		"startup", time.Since(started).Round(100*time.Microsecond))
+	web.fetchCertificate(ctx, logger)
 
-	if err := announceSetup(ctx, db.store, logger, f.baseURL, ln.Addr()); err != nil {
+	baseURL := f.baseURL
+	if baseURL == "" {
+		baseURL = web.baseURL(ln.Addr())
+	}
+	if err := announceSetup(ctx, db.store, logger, baseURL, ln.Addr()); err != nil {
 		logger.Error("setup link", "err", err)
 	}
 	go housekeeping(ctx, db.store, logger)
@@ -217,6 +237,9 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, log
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Error("shutdown", "err", err)
+	}
+	if redirects != nil {
+		redirects.Shutdown(shutCtx)
 	}
 	return nil
 }

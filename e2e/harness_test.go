@@ -171,10 +171,17 @@ type server struct {
 // runs.
 func (s *site) start(args ...string) *server {
 	s.t.Helper()
-	bin := binary(s.t)
 	addr := FreePort(s.t)
-	srv := &server{t: s.t, base: "http://" + addr, logs: &LogBuffer{}, done: make(chan struct{})}
-	srv.cmd = exec.Command(bin, append([]string{"serve", "-addr", addr}, args...)...)
+	return s.startWith("http://"+addr, &http.Client{Timeout: time.Second}, append([]string{"-addr", addr}, args...)...)
+}
+
+// startWith runs "booking serve args..." and waits until base + "/health"
+// answers through client: for HTTPS, a client that trusts the certificate.
+func (s *site) startWith(base string, client *http.Client, args ...string) *server {
+	s.t.Helper()
+	bin := binary(s.t)
+	srv := &server{t: s.t, base: base, logs: &LogBuffer{}, done: make(chan struct{})}
+	srv.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	srv.cmd.Dir = s.dir
 	// BENCH_SERVER_ENV passes settings to the server only (e.g.
 	// GOMEMLIMIT=16MiB), not to the load generator in this process.
@@ -186,7 +193,6 @@ func (s *site) start(args ...string) *server {
 	}
 	go func() { srv.exit = srv.cmd.Wait(); close(srv.done) }()
 	s.t.Cleanup(srv.kill)
-	client := &http.Client{Timeout: time.Second}
 	for deadline := started.Add(30 * time.Second); ; {
 		res, err := client.Get(srv.base + "/health")
 		if err == nil {

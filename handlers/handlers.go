@@ -34,6 +34,10 @@ type Config struct {
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// CertificateExpiry tells when the TLS certificate being served expires
+	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
+	// nil when the server speaks plain HTTP.
+	CertificateExpiry func() time.Time
 }
 
 // BackupStatus is what the replication side tells the pages and health.
@@ -98,6 +102,9 @@ func New(cfg Config) (http.Handler, error) {
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+	}
+	if cfg.CertificateExpiry != nil {
+		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
 	// A session that cannot be loaded or saved (the database is gone) still
 	// gets the friendly page.

@@ -209,6 +209,9 @@ func TestMetrics(t *testing.T) {
 		if strings.HasPrefix(name, "litestream_") {
 			continue // checked where Litestream runs (the replication tests)
 		}
+		if strings.HasPrefix(name, "booking_tls_") {
+			continue // only with HTTPS on: checked by the TLS tests (tls_test.go, e2e/tls_test.go)
+		}
 		if !strings.Contains(scrape, "\n"+name) {
 			t.Errorf("dashboard/alerts use %s, which the server does not export", name)
 		}
