@@ -159,6 +159,10 @@ if [ ! -e "$root/etc/booking/litestream.yml" ]; then
 	mv "$root/etc/booking/.litestream.yml.new" "$root/etc/booking/litestream.yml"
 	say "Wrote $root/etc/booking/litestream.yml"
 else
+	# Kept as it is, but readable by the service: a copy put back by hand
+	# (from the backup stick, onto a new SD card) is root's alone.
+	chown 0:"$gid" "$root/etc/booking/litestream.yml"
+	chmod 0640 "$root/etc/booking/litestream.yml"
 	say "Kept $root/etc/booking/litestream.yml"
 fi
 if [ ! -e "$root/etc/booking/booking.env" ]; then
@@ -178,6 +182,8 @@ EOF
 	chmod 0600 "$root/etc/booking/booking.env"
 	say "Wrote $root/etc/booking/booking.env"
 else
+	chown 0:0 "$root/etc/booking/booking.env"
+	chmod 0600 "$root/etc/booking/booking.env"
 	say "Kept $root/etc/booking/booking.env"
 fi
 

@@ -154,6 +154,11 @@ func TestInstallIntoARoot(t *testing.T) {
 		read(t, filepath.Join(root, "var/lib/booking/booking.db")) != "the bookings" {
 		t.Errorf("the second run changed the config or data:\n%s", out)
 	}
+	// A config put back by hand (root's, 0600) is made readable for the
+	// service again, its content untouched.
+	if fi, err := os.Stat(cfg); err != nil || fi.Mode().Perm() != 0o640 || fi.Sys().(*syscall.Stat_t).Gid != uint32(gid) {
+		t.Errorf("the kept config: %v %v", fi.Mode(), err)
+	}
 	if read(t, filepath.Join(root, "usr/local/bin/booking")) != read(t, bin) {
 		t.Error("the second run did not install the binary")
 	}

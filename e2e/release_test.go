@@ -29,7 +29,7 @@ func release(t *testing.T) string {
 	releaseOnce.Do(func() {
 		releaseDir = filepath.Join(binDir, "release")
 		start := time.Now()
-		cmd := exec.Command("sh", filepath.Join(moduleRoot, "deploy", "release.sh"), "9.9.9-smoke", releaseDir)
+		cmd := exec.Command("sh", filepath.Join(moduleRoot, "deploy", "release.sh"), "1.0.0", releaseDir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			releaseErr = fmt.Errorf("deploy/release.sh: %v\n%s", err, out)
 			return
@@ -61,7 +61,7 @@ func TestReleaseBinariesUnderQemu(t *testing.T) {
 		t.Errorf("sha256sum --check: %v\n%s", err, out)
 	}
 	for _, target := range []string{"linux-arm64", "linux-armv7", "linux-amd64"} {
-		name := "booking-9.9.9-smoke-" + target
+		name := "booking-1.0.0-" + target
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || !strings.Contains(string(sums), name) {
 			t.Fatalf("%s: %v, or not in SHA256SUMS", name, err)
@@ -72,16 +72,16 @@ func TestReleaseBinariesUnderQemu(t *testing.T) {
 			t.Errorf("%s is not a static, stripped binary: %s", name, out)
 		}
 	}
-	if !strings.Contains(string(sums), "booking-9.9.9-smoke-install.tar.gz") {
+	if !strings.Contains(string(sums), "booking-1.0.0-install.tar.gz") {
 		t.Error("the install archive is not in SHA256SUMS")
 	}
 
 	for _, tc := range []struct{ arch, target string }{{"arm64", "linux/arm64"}, {"armv7", "linux/arm/v7"}} {
 		t.Run(tc.arch, func(t *testing.T) {
-			bin := filepath.Join(dir, "booking-9.9.9-smoke-linux-"+tc.arch)
+			bin := filepath.Join(dir, "booking-1.0.0-linux-"+tc.arch)
 			s := newSite(t, nil)
 			emu := &emulated{t: t, site: s, argv: []string{qemu[tc.arch], bin}}
-			if out := emu.mustRun("", "version"); !strings.HasPrefix(out, "booking 9.9.9-smoke (go") || !strings.Contains(out, tc.target+", schema ") {
+			if out := emu.mustRun("", "version"); !strings.HasPrefix(out, "booking 1.0.0 (go") || !strings.Contains(out, tc.target+", schema ") {
 				t.Errorf("version: %q", out)
 			}
 			emu.mustRun(adminPassword+"\n", "user", "add", "--email", adminEmail, "--name", "Oma", "--admin")

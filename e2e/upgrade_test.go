@@ -38,7 +38,7 @@ const newSchemaMigration = "CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY) 
 
 // upgradeBinaries builds, once per test process, svcman and two newer
 // versions of the server from a copy of this module with one more
-// migration: "2.0.0", and "2.0.0-unhealthy" whose /health/detailed never
+// migration: "1.1.0", and "1.1.0-unhealthy" whose /health/detailed never
 // says healthy (a version that migrates, serves and is still broken).
 func upgradeBinaries(t *testing.T) map[string]string {
 	t.Helper()
@@ -51,8 +51,11 @@ func upgradeBinaries(t *testing.T) map[string]string {
 			}
 			out := filepath.Join(binDir, name)
 			start := time.Now()
-			cmd := exec.Command(goTool, "build", "-ldflags", ldflags, "-o", out, pkg)
+			// Built as deploy/release.sh builds (static: they also run
+			// inside the Pi runbook's chroot; and its build cache serves).
+			cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags", ldflags, "-o", out, pkg)
 			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if b, err := cmd.CombinedOutput(); err != nil {
 				variantsErr = fmt.Errorf("go build %s: %v\n%s", name, err, b)
 				return
@@ -65,8 +68,8 @@ func upgradeBinaries(t *testing.T) map[string]string {
 			name, version string
 			edit          func(dir string) error
 		}{
-			{"v2", "2.0.0", nil},
-			{"v2-unhealthy", "2.0.0-unhealthy", func(dir string) error {
+			{"v2", "1.1.0", nil},
+			{"v2-unhealthy", "1.1.0-unhealthy", func(dir string) error {
 				return replaceIn(filepath.Join(dir, "handlers", "health.go"), `out["status"] = status`, `out["status"] = "unhealthy"`)
 			}},
 		} {
@@ -84,7 +87,7 @@ func upgradeBinaries(t *testing.T) map[string]string {
 				variantsErr = err
 				return
 			}
-			build(v.name, dir, ".", "-X main.version="+v.version)
+			build(v.name, dir, ".", "-s -w -X main.version="+v.version)
 		}
 	})
 	if variantsErr != nil {
@@ -416,7 +419,7 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 	out, code, took := a.upgrade(t, time.Minute, bins["v2"])
 	time.Sleep(time.Second)
 	acks, sum := tr.finish()
-	if code != 0 || !strings.Contains(out, "Upgraded to 2.0.0") {
+	if code != 0 || !strings.Contains(out, "Upgraded to 1.1.0") {
 		t.Fatalf("upgrade: exit %d\n%s", code, out)
 	}
 	t.Logf("UPGRADE: %d requests during %s around an upgrade of %s; %d failed; longest %s",
@@ -424,7 +427,7 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 	if sum.failed > 0 || sum.total == 0 {
 		t.Errorf("%d of %d requests failed during the upgrade: %v", sum.failed, sum.total, sum.errors)
 	}
-	if h, err := a.health(t); err != nil || h.Version != "2.0.0" || h.Status != "healthy" {
+	if h, err := a.health(t); err != nil || h.Version != "1.1.0" || h.Status != "healthy" {
 		t.Errorf("after the upgrade: %+v %v", h, err)
 	}
 	if got := strings.TrimSpace(a.mustRun("check-config", "--schema")); got != "3" {
@@ -469,7 +472,7 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 	if out, err := exec.Command(a.svcman, "-dir", a.ctl, "start", "booking.service").CombinedOutput(); err != nil {
 		t.Fatalf("svcman start: %v %s", err, out)
 	}
-	a.waitVersion(t, "2.0.0", 30*time.Second)
+	a.waitVersion(t, "1.1.0", 30*time.Second)
 
 	out, code, took = a.upgrade(t, time.Minute, "-rollback")
 	if code == 0 || !strings.Contains(out, "-rollback --restore-backup") {
@@ -508,7 +511,7 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 func TestUpgradeRollsBackABrokenVersion(t *testing.T) {
 	bins := upgradeBinaries(t)
 	exitsAtStart := filepath.Join(t.TempDir(), "booking-broken")
-	script := fmt.Sprintf("#!/bin/sh\n# A new version that exits at start.\nif [ \"$1\" = version ]; then echo 'booking 2.0.1-broken (go1, %s/%s, schema 3)'; exit 0; fi\necho 'broken on purpose' >&2\nexit 1\n",
+	script := fmt.Sprintf("#!/bin/sh\n# A new version that exits at start.\nif [ \"$1\" = version ]; then echo 'booking 1.1.1-broken (go1, %s/%s, schema 3)'; exit 0; fi\necho 'broken on purpose' >&2\nexit 1\n",
 		runtime.GOOS, runtime.GOARCH)
 	if err := os.WriteFile(exitsAtStart, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
