@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"booking/store"
 )
 
 // The upgrade tests run "booking upgrade" as on the Pi, with the parts of
@@ -31,6 +33,9 @@ var (
 	variants     map[string]string // name → binary
 	variantsErr  error
 )
+
+// oldSchema is this source's schema version; the "new version" has one more.
+var oldSchema, newSchema = store.SchemaVersion(), store.SchemaVersion() + 1
 
 // newSchemaMigration is the migration the "new version" brings, so that
 // the upgrade migrates the database as real upgrades do.
@@ -430,8 +435,8 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 	if h, err := a.health(t); err != nil || h.Version != "1.1.0" || h.Status != "healthy" {
 		t.Errorf("after the upgrade: %+v %v", h, err)
 	}
-	if got := strings.TrimSpace(a.mustRun("check-config", "--schema")); got != "3" {
-		t.Errorf("schema after the upgrade: %s, want 3 (the new version migrates)", got)
+	if got := strings.TrimSpace(a.mustRun("check-config", "--schema")); got != fmt.Sprint(newSchema) {
+		t.Errorf("schema after the upgrade: %s, want %d (the new version migrates)", got, newSchema)
 	}
 	live := bookingIDs(t, a.dbPath())
 	if lost := missing(append(before, acks...), live); len(lost) > 0 {
@@ -464,7 +469,8 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 	cmd := exec.Command(a.bin+".previous", "serve", "-addr", "127.0.0.1:0")
 	cmd.Dir = a.dir
 	refusal, err := cmd.CombinedOutput()
-	for _, want := range []string{"schema version 3", "up to 2", "database_schema=3", "this_schema=2", "this_version=" + a.v1, "sudo booking upgrade --rollback"} {
+	for _, want := range []string{fmt.Sprintf("schema version %d", newSchema), fmt.Sprintf("up to %d", oldSchema), fmt.Sprintf("database_schema=%d", newSchema),
+		fmt.Sprintf("this_schema=%d", oldSchema), "this_version=" + a.v1, "sudo booking upgrade --rollback"} {
 		if !strings.Contains(string(refusal), want) {
 			t.Errorf("the old binary on the migrated database (%v) does not say %q:\n%s", err, want, refusal)
 		}
@@ -511,8 +517,8 @@ func TestUpgradeWithoutDowntime(t *testing.T) {
 func TestUpgradeRollsBackABrokenVersion(t *testing.T) {
 	bins := upgradeBinaries(t)
 	exitsAtStart := filepath.Join(t.TempDir(), "booking-broken")
-	script := fmt.Sprintf("#!/bin/sh\n# A new version that exits at start.\nif [ \"$1\" = version ]; then echo 'booking 1.1.1-broken (go1, %s/%s, schema 3)'; exit 0; fi\necho 'broken on purpose' >&2\nexit 1\n",
-		runtime.GOOS, runtime.GOARCH)
+	script := fmt.Sprintf("#!/bin/sh\n# A new version that exits at start.\nif [ \"$1\" = version ]; then echo 'booking 1.1.1-broken (go1, %s/%s, schema %d)'; exit 0; fi\necho 'broken on purpose' >&2\nexit 1\n",
+		runtime.GOOS, runtime.GOARCH, newSchema)
 	if err := os.WriteFile(exitsAtStart, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -539,15 +545,15 @@ func TestUpgradeRollsBackABrokenVersion(t *testing.T) {
 			if mt == nil {
 				t.Fatalf("no rollback time in:\n%s", out)
 			}
-			t.Logf("ROLLBACK (%s) took %s; %d requests meanwhile, %d failed, longest %s",
-				tc.name, mt[1], sum.total, sum.failed, sum.longest.Round(time.Millisecond))
+			t.Logf("ROLLBACK (%s) took %s; %d requests meanwhile, %d failed %q, longest %s",
+				tc.name, mt[1], sum.total, sum.failed, sum.errors, sum.longest.Round(time.Millisecond))
 			if h, err := a.health(t); err != nil || h.Version != a.v1 || h.Status != "healthy" {
 				t.Errorf("after the rollback: %+v %v", h, err)
 			}
 			if v := binaryVersion(t, a.bin); v != a.v1 {
 				t.Errorf("the installed binary is %s after the rollback", v)
 			}
-			if got := strings.TrimSpace(a.mustRun("check-config", "--schema")); got != "2" {
+			if got := strings.TrimSpace(a.mustRun("check-config", "--schema")); got != fmt.Sprint(oldSchema) {
 				t.Errorf("schema after the rollback: %s", got)
 			}
 			live := bookingIDs(t, a.dbPath())
