@@ -43,8 +43,9 @@ const usage = `booking: the family booking server
 Usage:
   booking [flags]                  serve (the same as "booking serve")
   booking serve [flags]            serve the web app and replicate the database;
-                                   a missing database is restored from the
-                                   replica first
+                                   a missing, empty or broken database file is
+                                   restored from the replica first (never with a
+                                   -wal beside it: then it refuses and says why)
   booking user add --email E --name N [--admin] [flags]
                                    create an approved account; the password is
                                    read from standard input, or generated and
@@ -56,8 +57,8 @@ Usage:
   booking restore --replace [--timestamp T | --txid X]
                                    restore over the database; only while the
                                    server is stopped. The old database is moved
-                                   to booking.db.before-restore-TIME, never
-                                   deleted
+                                   to booking.db.before-restore-TIME (the newest
+                                   3 such folders are kept)
   booking verify-backup [--max-lag 5m]
                                    restore the newest state to a temporary file,
                                    check it and compare it with the database;
@@ -84,12 +85,16 @@ Flags (all commands):
 Flags (serve):
   -addr ADDR               listen address (default :8080)
   -base-url URL            how the family reaches the server, for links in
-                           the log (default http://localhost:PORT)
+                           the log, in mails and in calendar feeds (default
+                           http://localhost:PORT)
   -session-lifetime DUR    how long a login lasts (default 720h)
   -secure-cookies          mark cookies Secure; set it behind a proxy that
                            serves HTTPS (with -tls-cert or -acme-domain they
                            are Secure anyway)
   -log-format text|json    log lines as logfmt text (default) or JSON
+  -mail-retry LIST         waits before the retries of a mail that could not be
+                           sent (default 1m,5m,30m,2h; then it is failed and
+                           shown on the settings page)
 Flags (serve, HTTPS; see the README's "HTTPS"):
   -tls-cert FILE -tls-key FILE
                            serve HTTPS with this certificate chain and key
@@ -122,6 +127,11 @@ Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   gives every change replicated up to and including that second.
 Environment:
   BOOKING_METRICS_TOKEN    when set, /metrics needs "Authorization: Bearer TOKEN"
+  BOOKING_SMTP_URL         turns mail on: smtp://USER:PASSWORD@HOST:587?tls=starttls,
+                           smtps://USER:PASSWORD@HOST (port 465), or
+                           smtp://localhost:25?tls=none for a local relay
+  BOOKING_MAIL_FROM        the sender, e.g. "Gartenhaus <haus@example.org>"
+                           (default: the SMTP user, when it is an address)
 `
 
 // Exit statuses: a script (or systemd) tells a command line that cannot work
@@ -247,7 +257,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // instance is the installation the common flags point at: its config, the
-// house's time zone and the database the config names.
+// house's time zone and the database the config names (symbolic links
+// resolved).
 type instance struct {
 	cfg    *lsconfig.Config
 	loc    *time.Location
@@ -264,15 +275,23 @@ func (c *common) load() (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance{cfg: cfg, loc: loc, dbPath: cfg.DB().Path}, nil
+	// The real file, whatever symbolic links lead to it: the lock, SQLite
+	// and Litestream must all agree on one name.
+	dbPath, err := backup.RealPath(cfg.DB().Path)
+	if err != nil {
+		return nil, fmt.Errorf("database path %s: %w", cfg.DB().Path, err)
+	}
+	return &instance{cfg: cfg, loc: loc, dbPath: dbPath}, nil
 }
 
 // openStore opens the database, creating it (and its folder) on first use.
-func (s *instance) openStore(ctx context.Context) (*store.Store, error) {
+// logger, when not nil, hears when the file turns out damaged or its disk
+// full.
+func (s *instance) openStore(ctx context.Context, logger *slog.Logger) (*store.Store, error) {
 	if err := s.makeDir(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc})
+	return store.Open(ctx, s.dbPath, store.Options{TimeZone: s.loc, Logger: logger})
 }
 
 func (s *instance) makeDir() error {

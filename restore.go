@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -207,6 +208,8 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	var res *backup.RestoreResult
 	var aside string
+	var nextID int64
+	var removed []string
 	if *replace {
 		lock, err := backup.LockDatabase(rcmd.dbPath, "restore --replace")
 		if errors.Is(err, backup.ErrDatabaseInUse) {
@@ -219,7 +222,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return rcmd.restoreFailed(err)
 		}
-		res, aside = rr.RestoreResult, rr.MovedAside
+		res, aside, nextID, removed = rr.RestoreResult, rr.MovedAside, rr.BookingIDsFrom, rr.RemovedAside
 	} else {
 		if same, _ := samePath(*out, rcmd.dbPath); same {
 			return fmt.Errorf("%s is the live database; restore into a new file, or use --replace with the server stopped", *out)
@@ -250,6 +253,10 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if aside != "" {
 			fmt.Fprintf(stdout, "The previous database (with its -wal, -shm and Litestream folder) is in\n  %s\nNothing was deleted.\n", aside)
 		}
+		if len(removed) > 0 {
+			fmt.Fprintf(stdout, "Older folders like it were removed (the newest %d stay):\n  %s\n", backup.KeepSetAside, strings.Join(removed, "\n  "))
+		}
+		fmt.Fprintf(stdout, "New bookings get numbers from #%d on, so that no number is used twice.\n", nextID)
 		fmt.Fprintln(stdout, "Start the server again (sudo systemctl start booking); it continues replicating from this state.")
 	}
 	return nil

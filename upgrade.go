@@ -305,7 +305,7 @@ func (u *upgrader) restoreOld(ctx context.Context, rec *upgradeRecord, stop bool
 		return fmt.Errorf("reading the database's schema: %w", err)
 	}
 	if schema, _ := strconv.Atoi(strings.TrimSpace(out)); schema > rec.FromSchema {
-		if err := u.putBackDatabase(rec.Backup); err != nil {
+		if err := u.putBackDatabase(ctx, rec.Backup); err != nil {
 			return err
 		}
 		fmt.Fprintf(u.out, "  the newer version had migrated the database (schema %d > %d): put back the copy from before the upgrade\n", schema, rec.FromSchema)
@@ -320,7 +320,7 @@ func (u *upgrader) restoreOld(ctx context.Context, rec *upgradeRecord, stop bool
 
 // putBackDatabase makes the pre-upgrade copy the database again; the
 // migrated one moves aside. Files it makes go to the data's owner.
-func (u *upgrader) putBackDatabase(copyPath string) error {
+func (u *upgrader) putBackDatabase(ctx context.Context, copyPath string) error {
 	if copyPath == "" {
 		return errors.New("there is no copy of the database from before the upgrade")
 	}
@@ -329,16 +329,14 @@ func (u *upgrader) putBackDatabase(copyPath string) error {
 		return err
 	}
 	defer lock.Release()
-	aside, err := backup.PutBack(lock, copyPath)
+	aside, err := backup.PutBack(ctx, lock, copyPath)
 	if err != nil {
 		return err
 	}
 	if u.owner != nil {
-		for _, p := range []string{u.dbPath, u.dbPath + ".lock", aside} {
-			if p != "" {
-				if err := os.Chown(p, int(u.owner.Uid), int(u.owner.Gid)); err != nil {
-					return err
-				}
+		for _, p := range []string{u.dbPath, u.dbPath + "-wal", u.dbPath + "-shm", u.dbPath + ".lock", aside} {
+			if err := os.Chown(p, int(u.owner.Uid), int(u.owner.Gid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
 		}
 	}

@@ -35,7 +35,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	st, err := s.openStore(ctx)
+	st, err := s.openStore(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,8 +55,13 @@ type DatabaseLock struct {
 }
 
 // LockDatabase takes the lock of the database at dbPath for command (e.g.
-// "serve"), or returns an *InUseError naming the holder.
+// "serve"), or returns an *InUseError naming the holder. The lock belongs to
+// the real file: a path through a symbolic link meets the same lock.
 func LockDatabase(dbPath, command string) (*DatabaseLock, error) {
+	dbPath, err := RealPath(dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	f, err := os.OpenFile(dbPath+".lock", os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dbPath, err)
@@ -102,4 +108,39 @@ func (l *DatabaseLock) Release() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// RealPath is the database's path with every symbolic link resolved, also
+// when the database does not exist yet (a link may point at the file to
+// be). Two configs that reach one file by different names must meet at the
+// same lock, and SQLite and Litestream must find the -wal and Litestream's
+// folder where the other puts them.
+func RealPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	// A chain of links is followed at most this far, as the kernel does.
+	for range 40 {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			return real, nil
+		}
+		// The file does not exist (yet): resolve its folder, then the
+		// name itself if it is a dangling link.
+		dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+		if err != nil {
+			// No folder yet either: serve creates it.
+			return abs, nil
+		}
+		abs = filepath.Join(dir, filepath.Base(abs))
+		target, err := os.Readlink(abs)
+		if err != nil {
+			return abs, nil
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		abs = filepath.Clean(target)
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,10 @@ import (
 // again, for going back to the database from before an upgrade. It needs
 // the database lock, which proves the server is not running. Nothing is
 // deleted: the current database, its -wal and -shm and Litestream's
-// directory move into "<db>.before-restore-<time>", which it returns.
-func PutBack(lock *DatabaseLock, from string) (aside string, err error) {
+// directory move into "<db>.before-restore-<time>", which it returns. As
+// after a restore, booking numbers continue above both databases', so that
+// a number the newer version gave out is never given to another booking.
+func PutBack(ctx context.Context, lock *DatabaseLock, from string) (aside string, err error) {
 	if lock == nil || lock.f == nil {
 		return "", errors.New("put back: the database lock is not held")
 	}
@@ -24,14 +27,18 @@ func PutBack(lock *DatabaseLock, from string) (aside string, err error) {
 		os.Remove(tmp)
 		return "", fmt.Errorf("put back %s: %w", from, err)
 	}
-	if aside, err = moveAside(dbPath, time.Now()); err != nil {
+	if aside, _, err = moveAside(dbPath, time.Now()); err != nil {
 		os.Remove(tmp)
 		return aside, err
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return aside, fmt.Errorf("put back: the old database is in %s, the copy in %s: %w", aside, tmp, err)
 	}
-	return aside, syncDir(filepath.Dir(dbPath))
+	if err := syncDir(filepath.Dir(dbPath)); err != nil {
+		return aside, err
+	}
+	_, err = reserveBookingIDs(ctx, dbPath, aside)
+	return aside, err
 }
 
 // copyFile copies a file to a new one (mode 0600) and syncs it to disk.

@@ -56,8 +56,23 @@ type ReplicaConfig struct {
 	FirstSyncTimeout time.Duration
 	// MonitorInterval is how often Litestream looks at the WAL (default 1s).
 	MonitorInterval time.Duration
-	// ShutdownSyncTimeout bounds the final sync in Close (default 30s).
+	// ShutdownSyncTimeout bounds the final sync in Close (default
+	// DefaultShutdownSyncTimeout).
 	ShutdownSyncTimeout time.Duration
+}
+
+// DefaultShutdownSyncTimeout is how long Close keeps trying to ship the
+// last changes when the replica does not take them. Litestream's own
+// default is 30s; systemd waits 90s before it kills, and an administrator
+// who stops the server with a dead backup disk should not wait half a
+// minute to hear about it.
+const DefaultShutdownSyncTimeout = 10 * time.Second
+
+func (c *ReplicaConfig) syncInterval() time.Duration {
+	if c.SyncInterval > 0 {
+		return c.SyncInterval
+	}
+	return litestream.DefaultSyncInterval
 }
 
 func (c *ReplicaConfig) logger() *slog.Logger {
@@ -91,12 +106,21 @@ type Replication struct {
 	wg     sync.WaitGroup
 
 	// firstSync is closed once Litestream's store is open (the replica could
-	// be reached) and its first sync has finished.
+	// be reached) and its first sync has finished; refused instead when the
+	// replica turned out to be ahead of this database.
 	firstSync chan struct{}
+	refused   chan error
+	// behind is set when the replica lagged the database at the last look,
+	// so that a lag that lasts a whole sync interval gets a sync of ours.
+	behind bool
 
 	mu            sync.Mutex
 	lastError     string
 	lastErrorAt   time.Time
+	failingSince  time.Time
+	errors        map[string]uint64 // failed attempts by reason
+	stopped       string            // why nothing is replicated, see ReplicationStatus.Stopped
+	halted        bool              // Litestream was closed by Halt
 	window        RestoreWindow
 	windowKnown   bool
 	windowTXID    uint64
@@ -129,7 +153,11 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	r := &Replication{cfg: cfg, firstSync: make(chan struct{}), closeFinished: make(chan struct{})}
+	r := &Replication{cfg: cfg, firstSync: make(chan struct{}), refused: make(chan error, 1), closeFinished: make(chan struct{}),
+		errors: make(map[string]uint64, len(ErrorReasons))}
+	for _, reason := range ErrorReasons {
+		r.errors[reason] = 0
+	}
 	r.sameDevice, _ = OnSameDevice(dbPath, cfg) // a folder it cannot stat fails the first sync, said there
 	r.log = slog.New(&recordingHandler{inner: cfg.logger().Handler(), rec: r}).With("component", "litestream")
 
@@ -154,9 +182,10 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	if cfg.SnapshotRetention > 0 {
 		r.ls.SnapshotRetention = cfg.SnapshotRetention
 	}
-	if cfg.ShutdownSyncTimeout > 0 {
-		r.ls.SetShutdownSyncTimeout(cfg.ShutdownSyncTimeout)
+	if cfg.ShutdownSyncTimeout <= 0 {
+		cfg.ShutdownSyncTimeout = DefaultShutdownSyncTimeout
 	}
+	r.ls.SetShutdownSyncTimeout(cfg.ShutdownSyncTimeout)
 	// Validation runs here instead of in Litestream, which only logs the
 	// result: the backups page needs it.
 	r.ls.ValidationInterval = 0
@@ -178,6 +207,9 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	defer t.Stop()
 	select {
 	case <-r.firstSync:
+	case err := <-r.refused:
+		r.Close(context.Background())
+		return nil, err
 	case <-t.C:
 		r.log.Warn("replication is not running yet; serving anyway, every change stays on this disk until the replica answers",
 			"replica", cfg.Location, "problem", r.Status().LastError)
@@ -193,7 +225,18 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 func (r *Replication) run() {
 	backoff := time.Second
 	for {
-		err := r.ls.Open(r.ctx)
+		err := r.checkNotAhead(r.ctx)
+		if errors.Is(err, ErrReplicaAhead) {
+			r.mu.Lock()
+			r.stopped = err.Error()
+			r.mu.Unlock()
+			r.log.Error("replication refused", "error", err)
+			r.refused <- err
+			return
+		}
+		if err == nil {
+			err = r.ls.Open(r.ctx)
+		}
 		if err == nil {
 			break
 		}
@@ -228,10 +271,14 @@ func (r *Replication) run() {
 	// change of position and at least every few minutes.
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	watch := time.NewTicker(r.cfg.syncInterval())
+	defer watch.Stop()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
+		case <-watch.C:
+			r.watchReplica(r.ctx)
 		case <-validate:
 			r.validate(r.ctx)
 		case <-tick.C:
@@ -242,6 +289,64 @@ func (r *Replication) run() {
 				r.refreshWindow(r.ctx)
 			}
 		}
+	}
+}
+
+// ErrReplicaAhead is a replica that holds changes this database never
+// made: StartReplication refuses to replicate over it.
+var ErrReplicaAhead = errors.New("the replica is ahead of this database")
+
+// checkNotAhead compares this database's replication position (the newest
+// change Litestream's folder beside it recorded) with the replica's. A
+// replica further along was written by another copy of the database (a
+// second server, an old copy of the data folder): Litestream would make
+// this database the replica's newest state, and the replica would go
+// backwards without anybody asking. Without Litestream's folder (a fresh
+// restore, which moves it aside) there is nothing to compare: Litestream
+// then carries the replica's history on from this database, which is what
+// "booking restore --replace" asks for.
+func (r *Replication) checkNotAhead(ctx context.Context) error {
+	_, local, err := r.db.MaxLTX()
+	if err != nil || local == 0 {
+		return err
+	}
+	files, err := listReplica(ctx, r.db.Replica.Client, false)
+	if err != nil {
+		return err
+	}
+	var remote uint64
+	for _, f := range files {
+		remote = max(remote, uint64(f.MaxTXID))
+	}
+	if remote <= uint64(local) {
+		return nil
+	}
+	return fmt.Errorf("%w: the replica %s holds changes up to TXID %s, this database only up to %s. Another server may be writing to the same replica, or this data folder is an old copy. Nothing was replicated. "+
+		"To continue from the replica's newest state, with the server stopped run: booking restore --replace (the current database is moved aside, not deleted). "+
+		"To keep this database instead, point litestream.yml at a new, empty replica",
+		ErrReplicaAhead, r.cfg.Location, FormatTXID(remote), FormatTXID(uint64(local)))
+}
+
+// watchReplica runs every sync interval. Litestream backs off for up to 5
+// minutes after failed syncs, and logs a failure at most every 30s; Status
+// and the error counters must follow the replica within about one
+// interval both ways. So while replication is failing, or the replica has
+// lagged the database for a whole interval, it ships the changes itself:
+// an error is counted and recorded at once, a success moves LastSync on
+// and ends the failure.
+func (r *Replication) watchReplica(ctx context.Context) {
+	dbPos, err := r.db.Pos()
+	if err != nil {
+		return
+	}
+	behind := dbPos.TXID > r.db.Replica.Pos().TXID
+	wasBehind := r.behind
+	r.behind = behind
+	if !r.Status().Failing && !(behind && wasBehind) {
+		return
+	}
+	if err := r.db.Replica.Sync(ctx); err != nil && ctx.Err() == nil {
+		r.recordError("shipping changes to the replica", err)
 	}
 }
 
@@ -295,11 +400,61 @@ func (r *Replication) Status() ReplicationStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.LastError, st.LastErrorAt = r.lastError, r.lastErrorAt
+	// Failing until a sync succeeds after the last error.
+	if st.LastError != "" && !st.LastSync.After(st.LastErrorAt) {
+		st.Failing, st.FailingSince = true, r.failingSince
+	}
+	st.Stopped = r.stopped
+	st.Errors = make(map[string]uint64, len(r.errors))
+	for k, v := range r.errors {
+		st.Errors[k] = v
+	}
 	if r.windowKnown {
 		st.RestoreWindow, st.WindowStart, st.WindowEnd = true, r.window.Start, r.window.End
 	}
 	st.Validation, st.ValidationAt = r.validation, r.validationAt
 	return st
+}
+
+// Halt stops replicating at once, without a final sync, and Status says
+// why from then on. It is for a database found damaged: Litestream copies
+// the whole file into the replica now and then (a snapshot after a
+// checkpoint), and would make the damage the replica's newest state. The
+// replica keeps the last state shipped before, which "booking restore
+// --replace" brings back. Close then reports that replication was halted.
+func (r *Replication) Halt(reason string) {
+	r.mu.Lock()
+	if r.closed || r.stopped != "" {
+		r.mu.Unlock()
+		return
+	}
+	r.stopped = reason
+	r.mu.Unlock()
+	r.log.Error("REPLICATION STOPPED: the replica keeps the last state shipped before", "replica", r.cfg.Location, "reason", reason)
+	r.cancel()
+	r.wg.Wait()
+	// A cancelled context: Litestream stops without its final sync.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.ls.Close(ctx)
+	r.mu.Lock()
+	r.halted = true
+	r.mu.Unlock()
+}
+
+// NotReplicating is a Replication that never starts, for a database found
+// damaged before replication began: Status reports the replica and reason
+// in Stopped, and Close fails with it.
+func NotReplicating(dbPath string, cfg ReplicaConfig, reason string) *Replication {
+	r := &Replication{cfg: cfg, firstSync: make(chan struct{}), refused: make(chan error, 1), closeFinished: make(chan struct{}),
+		errors: make(map[string]uint64, len(ErrorReasons)), stopped: reason, halted: true}
+	for _, reason := range ErrorReasons {
+		r.errors[reason] = 0
+	}
+	r.log = cfg.logger().With("component", "litestream")
+	r.db = litestream.NewDB(dbPath)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	return r
 }
 
 // Close stops replicating after a final sync of everything committed. Call
@@ -313,8 +468,14 @@ func (r *Replication) Close(ctx context.Context) error {
 		return r.closeErr
 	}
 	r.closed = true
+	halted, stopped := r.halted, r.stopped
 	r.mu.Unlock()
 	defer close(r.closeFinished)
+	if halted {
+		r.cancel()
+		r.closeErr = fmt.Errorf("replication: stopped, nothing was shipped since: %s", stopped)
+		return r.closeErr
+	}
 
 	r.cancel()
 	done := make(chan struct{})
@@ -348,13 +509,20 @@ func (r *Replication) Close(ctx context.Context) error {
 }
 
 func (r *Replication) recordError(what string, err error) {
-	r.recordMessage(what + ": " + describeError(err))
+	r.recordMessage(what+": "+describeError(err), errorReason(err))
 }
 
-func (r *Replication) recordMessage(msg string) {
+// recordMessage keeps an error for Status and counts it by reason.
+func (r *Replication) recordMessage(msg, reason string) {
+	now := time.Now()
+	last := r.db.LastSuccessfulSyncAt()
 	r.mu.Lock()
-	r.lastError, r.lastErrorAt = msg, time.Now()
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	if r.lastError == "" || last.After(r.lastErrorAt) {
+		r.failingSince = now // a new failure, not the same one again
+	}
+	r.lastError, r.lastErrorAt = msg, now
+	r.errors[reason]++
 }
 
 // recordingHandler passes Litestream's log records on and keeps the errors
@@ -370,11 +538,12 @@ func (h *recordingHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *recordingHandler) Handle(ctx context.Context, rec slog.Record) error {
 	if rec.Level >= slog.LevelError {
-		msg := rec.Message
+		msg, reason := rec.Message, "other"
 		rec.Attrs(func(a slog.Attr) bool {
 			if a.Key == "error" || a.Key == "err" {
 				if err, ok := a.Value.Any().(error); ok {
 					msg += ": " + describeError(err)
+					reason = errorReason(err)
 				} else {
 					msg += ": " + a.Value.String()
 				}
@@ -382,7 +551,7 @@ func (h *recordingHandler) Handle(ctx context.Context, rec slog.Record) error {
 			}
 			return true
 		})
-		h.rec.recordMessage(msg)
+		h.rec.recordMessage(msg, reason)
 	}
 	if !h.inner.Enabled(ctx, rec.Level) {
 		return nil
@@ -398,30 +567,45 @@ func (h *recordingHandler) WithGroup(name string) slog.Handler {
 	return &recordingHandler{inner: h.inner.WithGroup(name), rec: h.rec}
 }
 
-// describeError puts the common replica failures into words an
-// administrator can act on, followed by the technical message.
-func describeError(err error) string {
-	var hint string
+// ErrorReasons are the values of the reason label of the replication
+// error counter, every one of them present from the start.
+var ErrorReasons = []string{"disk_full", "unreachable", "timeout", "permission", "not_writable", "login", "host_key", "other"}
+
+// classifyError puts the common replica failures into a reason (one of
+// ErrorReasons) and words an administrator can act on.
+func classifyError(err error) (reason, hint string) {
 	var netErr net.Error
 	msg := err.Error()
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		hint = "the replica's disk (or this one) is full"
+		return "disk_full", "the replica's disk (or this one) is full"
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		hint = "the backup server does not answer"
+		return "unreachable", "the backup server does not answer"
 	case errors.As(err, &netErr) && netErr.Timeout():
-		hint = "the backup server did not answer in time"
+		return "timeout", "the backup server did not answer in time"
 	case errors.Is(err, fs.ErrPermission):
-		hint = "no permission to write to the replica"
+		return "permission", "no permission to write to the replica"
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
-		hint = "the replica's folder cannot be written (is the backup disk mounted?)"
+		return "not_writable", "the replica's folder cannot be written (is the backup disk mounted?)"
 	case strings.Contains(msg, "unable to authenticate"):
-		hint = "the SFTP server refused the login (check user and key-path)"
+		return "login", "the SFTP server refused the login (check user and key-path)"
 	case strings.Contains(msg, "host key mismatch"):
-		hint = "the SFTP server's host key differs from host-key in litestream.yml"
+		return "host_key", "the SFTP server's host key differs from host-key in litestream.yml"
 	}
+	return "other", ""
+}
+
+func errorReason(err error) string {
+	reason, _ := classifyError(err)
+	return reason
+}
+
+// describeError is the error in words an administrator can act on,
+// followed by the technical message.
+func describeError(err error) string {
+	_, hint := classifyError(err)
 	if hint == "" {
-		return msg
+		return err.Error()
 	}
-	return hint + " (" + msg + ")"
+	return hint + " (" + err.Error() + ")"
 }

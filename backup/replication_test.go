@@ -438,6 +438,12 @@ func BenchmarkCreateBookingReplicated(b *testing.B) {
 	for i := range accs {
 		accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
 	}
+	// One member books thousands of stays: no limit on pending requests.
+	in := r.s.Settings().Input()
+	in.MaxPendingBedNights = 0
+	if err := r.s.UpdateSettings(ctx, r.admin, in); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

@@ -440,55 +440,18 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// RestoreIfMissing restores the newest state into dbPath when there is no
-// database there and the replica has one: a new SD card with the old
-// litestream.yml brings the bookings back. It returns nil when the database
-// exists or the replica is empty (the first start). When the database is
-// missing and the replica cannot be read, it fails rather than let the
-// server start empty.
-//
-// Leftovers of the lost database (its -wal, -shm and Litestream's
-// directory) are moved aside first: SQLite would replay an old -wal into
-// the restored file.
-func RestoreIfMissing(ctx context.Context, dbPath string, cfg ReplicaConfig) (*RestoreResult, error) {
-	if _, err := os.Lstat(dbPath); err == nil {
-		return nil, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	client, err := connect(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("the database %s is missing and the replica cannot be read, so it cannot be restored: %w", dbPath, err)
-	}
-	files, err := listReplica(ctx, client, false)
-	if err != nil {
-		return nil, fmt.Errorf("the database %s is missing and the replica %s cannot be read: %w", dbPath, cfg.Location, err)
-	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	if _, err := moveAside(dbPath, time.Now()); err != nil {
-		return nil, err
-	}
-	tmp := dbPath + ".restoring"
-	removeDatabaseFiles(tmp)
-	res, err := restoreWith(ctx, cfg, client, RestoreOptions{OutputPath: tmp, QuickCheck: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dbPath); err != nil {
-		return nil, err
-	}
-	res.Path = dbPath
-	return res, syncDir(filepath.Dir(dbPath))
-}
-
 // ReplaceResult is a restore over the live database.
 type ReplaceResult struct {
 	*RestoreResult
 	// MovedAside is the folder that now holds the previous database, its
 	// -wal and -shm and Litestream's directory; "" when there was none.
 	MovedAside string
+	// BookingIDsFrom is the id the next booking gets: above every id the
+	// previous database handed out (see BookingIDMargin).
+	BookingIDsFrom int64
+	// RemovedAside are older before-restore folders removed to keep the
+	// newest KeepSetAside.
+	RemovedAside []string
 }
 
 // ReplaceDatabase restores the replica over the database that lock
@@ -510,7 +473,7 @@ func ReplaceDatabase(ctx context.Context, lock *DatabaseLock, cfg ReplicaConfig,
 	if err != nil {
 		return nil, err
 	}
-	aside, err := moveAside(dbPath, time.Now())
+	aside, removed, err := moveAside(dbPath, time.Now())
 	if err != nil {
 		removeDatabaseFiles(tmp)
 		return nil, err
@@ -520,13 +483,27 @@ func ReplaceDatabase(ctx context.Context, lock *DatabaseLock, cfg ReplicaConfig,
 	}
 	res.Path = dbPath
 	res.Summary.Path = dbPath
-	return &ReplaceResult{RestoreResult: res, MovedAside: aside}, syncDir(filepath.Dir(dbPath))
+	if err := syncDir(filepath.Dir(dbPath)); err != nil {
+		return nil, err
+	}
+	rr := &ReplaceResult{RestoreResult: res, MovedAside: aside, RemovedAside: removed}
+	rr.BookingIDsFrom, err = reserveBookingIDs(ctx, dbPath, aside)
+	return rr, err
 }
 
 // moveAside moves the database, its sidecars and Litestream's directory
 // into one new folder next to it. Inside, the names stay as they were, so
-// the old database opens as-is, -wal included.
-func moveAside(dbPath string, now time.Time) (string, error) {
+// the old database opens as-is, -wal included. Then it removes the oldest
+// such folders beyond the newest KeepSetAside and returns them.
+func moveAside(dbPath string, now time.Time) (string, []string, error) {
+	aside, err := moveAsideOnly(dbPath, now)
+	if err != nil || aside == "" {
+		return aside, nil, err
+	}
+	return aside, pruneSetAside(dbPath), nil
+}
+
+func moveAsideOnly(dbPath string, now time.Time) (string, error) {
 	dir, base := filepath.Split(dbPath)
 	names := []string{base, base + "-wal", base + "-shm", base + "-journal", "." + base + litestream.MetaDirSuffix}
 	var present []string
@@ -540,7 +517,15 @@ func moveAside(dbPath string, now time.Time) (string, error) {
 	if len(present) == 0 {
 		return "", nil
 	}
-	aside := dbPath + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+	// Two restores within a second (a restore --replace, then a start that
+	// finds the database unusable) each get their own folder, numbered
+	// after every folder of that second there ever was, so that names
+	// sort by age even after older ones were removed.
+	stamp := aside0(dbPath, now)
+	aside := stamp
+	if seq := lastAsideSeq(stamp); seq > 0 {
+		aside = fmt.Sprintf("%s-%d", stamp, seq+1)
+	}
 	if err := os.Mkdir(aside, 0o750); err != nil {
 		return "", fmt.Errorf("moving the current database aside: %w", err)
 	}
@@ -550,6 +535,35 @@ func moveAside(dbPath string, now time.Time) (string, error) {
 		}
 	}
 	return aside, syncDir(dir)
+}
+
+// aside0 is the name of the folder a restore at now moves the database
+// into: "<db>.before-restore-<UTC time>", which sorts by time.
+func aside0(dbPath string, now time.Time) string {
+	return dbPath + asideInfix + now.UTC().Format("20060102T150405Z")
+}
+
+const asideInfix = ".before-restore-"
+
+// lastAsideSeq is the number of the newest folder named stamp or
+// stamp-N (stamp itself is 1), 0 when there is none.
+func lastAsideSeq(stamp string) int {
+	dir, base := filepath.Split(stamp)
+	entries, _ := os.ReadDir(dir)
+	last := 0
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), base)
+		switch {
+		case !ok:
+		case rest == "":
+			last = max(last, 1)
+		case strings.HasPrefix(rest, "-"):
+			if n, err := strconv.Atoi(rest[1:]); err == nil {
+				last = max(last, n)
+			}
+		}
+	}
+	return last
 }
 
 func syncDir(dir string) error {

@@ -16,51 +16,6 @@ import (
 	"booking/store"
 )
 
-func TestRestoreIfMissing(t *testing.T) {
-	ctx := context.Background()
-	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
-
-	// An empty replica and no database: the first start, nothing to do.
-	fresh := filepath.Join(t.TempDir(), "booking.db")
-	if res, err := RestoreIfMissing(ctx, fresh, cfg); res != nil || err != nil {
-		t.Fatalf("empty replica: %v %v", res, err)
-	}
-
-	r := newReplicated(t, cfg)
-	ids := r.writeBookings(t, 5, 0)
-	r.close(t)
-	// The database exists: nothing to do.
-	if res, err := RestoreIfMissing(ctx, r.dbPath, cfg); res != nil || err != nil {
-		t.Fatalf("existing database: %v %v", res, err)
-	}
-	// The card died but left Litestream's folder and a -wal around (the
-	// worst case: SQLite would replay that -wal into the restored file).
-	for _, suffix := range []string{"", "-shm"} {
-		os.Remove(r.dbPath + suffix)
-	}
-	os.WriteFile(r.dbPath+"-wal", []byte("stale wal"), 0o640)
-	res, err := RestoreIfMissing(ctx, r.dbPath, cfg)
-	if err != nil || res == nil {
-		t.Fatalf("restore: %v %v", res, err)
-	}
-	if _, err := os.Stat(r.dbPath + "-wal"); err == nil {
-		t.Error("the stale -wal is still next to the restored database")
-	}
-	matches, _ := filepath.Glob(r.dbPath + ".before-restore-*/.booking.db-litestream")
-	if len(matches) != 1 {
-		t.Errorf("Litestream's old folder was not moved aside: %v", matches)
-	}
-	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, ids) {
-		t.Errorf("restored bookings %v, want %v", got, ids)
-	}
-
-	// Missing database, unreachable replica: refuse rather than start empty.
-	gone := filepath.Join(t.TempDir(), "booking.db")
-	if _, err := RestoreIfMissing(ctx, gone, unreachableSFTP()); err == nil || !strings.Contains(err.Error(), "cannot be restored") {
-		t.Errorf("unreachable replica: %v", err)
-	}
-}
-
 // The runbook's "I cancelled the wrong booking": stop the server, replace
 // the database with its state before the mistake, start again. The old
 // database is moved aside, and after the restart the replica's newest
@@ -198,5 +153,69 @@ func TestRestorePointsOf(t *testing.T) {
 	}
 	if w := windowOf(points); !w.Start.Equal(at(10)) || !w.End.Equal(at(21)) || w.EndTXID != 21 {
 		t.Errorf("window %+v", w)
+	}
+}
+
+// Issue 10, item 9: a restore that loses the last bookings must not hand
+// their ids out again: a mail or a saved link points at them.
+func TestRestoreNeverReusesBookingIDs(t *testing.T) {
+	ctx := context.Background()
+	cfg := fileReplica(filepath.Join(t.TempDir(), "replica"))
+	r := newReplicated(t, cfg)
+	kept := r.writeBookings(t, 3, 0)
+	r.sync(t)
+	before := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	lost := r.writeBookings(t, 2, 0) // made after the point restored below
+	r.sync(t)
+	r.close(t)
+
+	lock, err := LockDatabase(r.dbPath, "restore --replace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ReplaceDatabase(ctx, lock, cfg, RestoreOptions{Timestamp: before})
+	lock.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, kept) {
+		t.Fatalf("restored %v, want %v", got, kept)
+	}
+	next := func() int64 {
+		t.Helper()
+		s, err := store.Open(ctx, r.dbPath, store.Options{Now: fixedClock, TimeZone: berlinZone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		b, err := r.bookTent(ctx, s, 5, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.ID
+	}
+	id := next()
+	if id <= lost[len(lost)-1] {
+		t.Errorf("after a restore that lost bookings %v, the next booking got id %d", lost, id)
+	}
+	if res.BookingIDsFrom != id {
+		t.Errorf("the restore said ids continue from %d, the next booking got %d", res.BookingIDsFrom, id)
+	}
+
+	// The card dies: nothing tells which ids the last, unreplicated
+	// bookings had. The margin keeps them clear.
+	dir := filepath.Dir(r.dbPath)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+	sr, err := RestoreIfUnusable(ctx, r.dbPath, cfg)
+	if err != nil || sr == nil || sr.Restored == nil {
+		t.Fatalf("restore after the card died: %+v %v", sr, err)
+	}
+	ids := bookingIDs(t, r.dbPath)
+	if got := next(); got < ids[len(ids)-1]+BookingIDMargin {
+		t.Errorf("after the card died the next id is %d, the restored database's highest %d", got, ids[len(ids)-1])
 	}
 }

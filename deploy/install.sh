@@ -173,6 +173,9 @@ if [ ! -e "$root/etc/booking/booking.env" ]; then
 #
 # Require "Authorization: Bearer TOKEN" on /metrics:
 #BOOKING_METRICS_TOKEN=
+# Mail (invitations, password resets), e.g. smtps://user:password@mail.example.org:465:
+#BOOKING_SMTP_URL=
+#BOOKING_MAIL_FROM=
 # An S3 replica:
 #LITESTREAM_ACCESS_KEY_ID=
 #LITESTREAM_SECRET_ACCESS_KEY=

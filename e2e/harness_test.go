@@ -90,6 +90,8 @@ func binary(tb testing.TB) string {
 type site struct {
 	t   testing.TB
 	dir string
+	// env is added to the server's environment (e.g. BOOKING_SMTP_URL).
+	env []string
 }
 
 // newSite writes litestream.yml: the shipped one, with edit applied (nil:
@@ -185,7 +187,7 @@ func (s *site) startWith(base string, client *http.Client, args ...string) *serv
 	srv.cmd.Dir = s.dir
 	// BENCH_SERVER_ENV passes settings to the server only (e.g.
 	// GOMEMLIMIT=16MiB), not to the load generator in this process.
-	srv.cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("BENCH_SERVER_ENV"))...)
+	srv.cmd.Env = append(append(os.Environ(), s.env...), strings.Fields(os.Getenv("BENCH_SERVER_ENV"))...)
 	srv.cmd.Stdout, srv.cmd.Stderr = srv.logs, srv.logs
 	started := time.Now()
 	if err := srv.cmd.Start(); err != nil {
@@ -213,6 +215,25 @@ func (s *site) startWith(base string, client *http.Client, args ...string) *serv
 	}
 }
 
+// startRefused runs "booking serve" and expects it to refuse to start: to
+// exit with a non-zero status by itself. It returns what the server logged.
+func (s *site) startRefused(args ...string) string {
+	s.t.Helper()
+	bin := binary(s.t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "-addr", FreePort(s.t)}, args...)...)
+	cmd.Dir = s.dir
+	logs := &LogBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() <= 0 {
+		s.t.Fatalf("the server did not refuse to start (%v):\n%s", err, logs)
+	}
+	return logs.String()
+}
+
 // kill ends the server with SIGKILL: no final sync, no closing.
 func (srv *server) kill() {
 	select {
@@ -237,6 +258,49 @@ func (srv *server) stop() {
 	if srv.exit != nil {
 		srv.t.Fatalf("the server exited with %v:\n%s", srv.exit, srv.logs)
 	}
+}
+
+// terminate sends SIGTERM, as systemd stops a service, and returns the
+// exit status and how long the server took to exit.
+func (srv *server) terminate() (code int, took time.Duration) {
+	srv.t.Helper()
+	start := time.Now()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(90 * time.Second):
+		srv.kill()
+		srv.t.Fatalf("the server did not stop within 90s:\n%s", srv.logs)
+	}
+	return srv.cmd.ProcessState.ExitCode(), time.Since(start)
+}
+
+// getJSON fetches one of the server's JSON endpoints from loopback (which
+// may read the detailed health) and returns the status and the document.
+func (srv *server) getJSON(path string) (int, map[string]any) {
+	srv.t.Helper()
+	res, err := http.Get(srv.base + path)
+	if err != nil {
+		srv.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		srv.t.Fatalf("%s: %v", path, err)
+	}
+	return res.StatusCode, doc
+}
+
+// metrics is one scrape of /metrics.
+func (srv *server) metrics() string {
+	srv.t.Helper()
+	res, err := http.Get(srv.base + "/metrics")
+	if err != nil {
+		srv.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }
 
 // browserSession is a logged-in browser without JavaScript.

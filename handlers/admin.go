@@ -70,6 +70,9 @@ type membersPage struct {
 	LinkFor     *store.User
 	LinkPurpose string
 	Roles       []string
+	// MailOn offers invitations by mail; Mailed says the link went out.
+	MailOn bool
+	Mailed bool
 }
 
 type inviteForm struct{ Name, Email, Role string }
@@ -79,6 +82,7 @@ func (a *app) fillMembers(r *http.Request, p *membersPage) error {
 	users, err := a.store.Users(r.Context())
 	p.Users = users
 	p.Roles = []string{store.RoleMember, store.RoleAdmin}
+	p.MailOn = a.mailOn()
 	if p.Form.Role == "" {
 		p.Form.Role = store.RoleMember
 	}
@@ -95,9 +99,9 @@ func (a *app) showMembers(w http.ResponseWriter, r *http.Request) error {
 
 // linkURL is the absolute link to share, built from the request's host so it
 // works whatever name the family uses for the Pi.
-func linkURL(r *http.Request, path string) string {
+func (a *app) linkURL(r *http.Request, path string) string {
 	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+	if a.isHTTPS(r) {
 		scheme = "https"
 	}
 	return (&url.URL{Scheme: scheme, Host: r.Host, Path: path}).String()
@@ -109,16 +113,22 @@ func (a *app) inviteMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	p := &membersPage{Form: inviteForm{Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email"), Role: r.PostForm.Get("role")}}
-	token, invited, err := a.store.Invite(r.Context(), u, store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role})
+	in := store.NewUser{Name: p.Form.Name, Email: p.Form.Email, Role: p.Form.Role}
+	invite := a.store.Invite
+	if p.Mailed = a.mailOn() && r.PostForm.Get("send_mail") == "1"; p.Mailed {
+		invite = a.store.InviteByMail
+	}
+	token, invited, err := invite(r.Context(), u, in)
 	status := http.StatusOK
 	if err == nil {
-		p.Link, p.LinkFor, p.LinkPurpose = linkURL(r, "/invite/"+token), invited, store.PurposeInvite
+		p.Link, p.LinkFor, p.LinkPurpose = a.linkURL(r, "/invite/"+token), invited, store.PurposeInvite
 		p.Form = inviteForm{}
 	} else {
 		if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
 			return err
 		}
 		status = http.StatusUnprocessableEntity
+		p.Mailed = false
 	}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
@@ -166,15 +176,19 @@ func (a *app) createMemberLink(w http.ResponseWriter, r *http.Request) error {
 		purpose = store.PurposeInvite
 	}
 	var token string
-	if purpose == store.PurposeInvite {
+	mailed := purpose == store.PurposeInvite && a.mailOn() && r.PostFormValue("send_mail") == "1"
+	switch {
+	case mailed:
+		token, err = a.store.RenewInvitationByMail(r.Context(), currentUser(r), id)
+	case purpose == store.PurposeInvite:
 		token, err = a.store.RenewInvitation(r.Context(), currentUser(r), id)
-	} else {
+	default:
 		token, err = a.store.NewResetLink(r.Context(), currentUser(r), id)
 	}
 	if err != nil {
 		return err
 	}
-	p := &membersPage{Link: linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose}
+	p := &membersPage{Link: a.linkURL(r, "/"+purpose+"/"+token), LinkFor: target, LinkPurpose: purpose, Mailed: mailed}
 	if err := a.fillMembers(r, p); err != nil {
 		return err
 	}
@@ -293,17 +307,43 @@ type settingsPage struct {
 	base
 	Form   settingsForm
 	Errors fieldErrors
+	Mail   *mailSection // mail and calendar feeds, see mail.go
 }
 
 type settingsForm struct {
-	HouseName, TimeZone, MaxNights string
-	SelfRegistration               bool
+	HouseName, TimeZone, MaxNights  string
+	HorizonMonths, MaxPendingNights string
+	MaxWaitingAccounts              string
+	SelfRegistration                bool
 }
 
 func (a *app) showSettings(w http.ResponseWriter, r *http.Request) error {
 	s := a.store.Settings()
-	return a.render(w, r, http.StatusOK, "settings", &settingsPage{Form: settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
-		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration}})
+	return a.renderSettings(w, r, http.StatusOK, &settingsPage{Form: currentSettingsForm(s)})
+}
+
+// currentSettingsForm is the settings form filled with the settings as they
+// are.
+func currentSettingsForm(s *store.Settings) settingsForm {
+	return settingsForm{HouseName: s.HouseName, TimeZone: s.TimeZone,
+		MaxNights: strconv.Itoa(s.MaxNights), SelfRegistration: s.SelfRegistration,
+		HorizonMonths: strconv.Itoa(s.HorizonMonths), MaxPendingNights: strconv.Itoa(s.MaxPendingBedNights),
+		MaxWaitingAccounts: strconv.Itoa(s.MaxWaitingAccounts)}
+}
+
+// formInt is a number field of a form; a field the form did not send
+// keeps its current value, and one that does not parse is -1, which every
+// setting refuses beside its field.
+func formInt(r *http.Request, field string, current int) (string, int) {
+	if !r.PostForm.Has(field) {
+		return strconv.Itoa(current), current
+	}
+	s := strings.TrimSpace(r.PostForm.Get(field))
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		n = -1
+	}
+	return s, n
 }
 
 func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
@@ -312,12 +352,17 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	t := tr{chooseLanguage(r, u)}
+	in := a.store.Settings().Input()
 	f := settingsForm{HouseName: r.PostForm.Get("house_name"), TimeZone: strings.TrimSpace(r.PostForm.Get("time_zone")),
 		MaxNights: strings.TrimSpace(r.PostForm.Get("max_nights")), SelfRegistration: r.PostForm.Get("self_registration") == "1"}
+	in.HouseName, in.TimeZone, in.SelfRegistration = f.HouseName, f.TimeZone, f.SelfRegistration
 	// A number that does not parse goes to the store as 0, so the store
 	// reports it together with every other problem of the form.
-	n, _ := strconv.Atoi(f.MaxNights)
-	err := a.store.UpdateSettings(r.Context(), u, store.SettingsInput{HouseName: f.HouseName, TimeZone: f.TimeZone, MaxNights: n, SelfRegistration: f.SelfRegistration})
+	in.MaxNights, _ = strconv.Atoi(f.MaxNights)
+	f.HorizonMonths, in.HorizonMonths = formInt(r, "horizon_months", in.HorizonMonths)
+	f.MaxPendingNights, in.MaxPendingBedNights = formInt(r, "max_pending_bed_nights", in.MaxPendingBedNights)
+	f.MaxWaitingAccounts, in.MaxWaitingAccounts = formInt(r, "max_waiting_accounts", in.MaxWaitingAccounts)
+	err := a.store.UpdateSettings(r.Context(), u, in)
 	if err == nil {
 		a.seeOther(w, r, "/admin/settings", "flash.saved")
 		return nil
@@ -326,18 +371,45 @@ func (a *app) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.render(w, r, http.StatusUnprocessableEntity, "settings", &settingsPage{Form: f, Errors: fe})
+	return a.renderSettings(w, r, http.StatusUnprocessableEntity, &settingsPage{Form: f, Errors: fe})
 }
 
 type backupsPage struct {
 	base
+	// The database file: what went wrong with it, the last check, the disk.
+	Health    store.Health
+	Integrity *store.IntegrityResult
+	Disk      diskReport
+	DiskKnown bool
+	// SetAside are the folders restores moved old databases into.
+	SetAside      []backup.SetAsideFolder
+	SetAsideBytes int64
+	KeepSetAside  int
+	// Replication.
 	Enabled bool
 	Status  backup.ReplicationStatus
 	Age     time.Duration
 }
 
+func (p *backupsPage) DiskFree() string     { return formatBytes(p.Disk.Free) }
+func (p *backupsPage) DiskSize() string     { return formatBytes(p.Disk.Size) }
+func (p *backupsPage) DiskPercent() float64 { return p.Disk.Percent() }
+func (p *backupsPage) SetAsideSize() string { return formatBytes(uint64(p.SetAsideBytes)) }
+
+// showBackups is the administrator's view of the data's safety: the
+// database file's state with what to do when it is damaged or the disk is
+// full, the free space, and the replication.
 func (a *app) showBackups(w http.ResponseWriter, r *http.Request) error {
-	p := &backupsPage{}
+	p := &backupsPage{Health: a.store.Health(), Integrity: a.store.LastIntegrity(), KeepSetAside: backup.KeepSetAside}
+	if d, err := a.disk(); err == nil {
+		p.Disk, p.DiskKnown = d, true
+	}
+	// A few folders beside the database: cheap enough for a page that
+	// only administrators open.
+	p.SetAside, _ = backup.SetAsideFolders(a.store.Path())
+	for _, f := range p.SetAside {
+		p.SetAsideBytes += f.Size
+	}
 	if a.backups != nil {
 		p.Enabled = true
 		p.Status = a.backups.Status()

@@ -30,10 +30,12 @@ type loginPage struct {
 
 func (a *app) showLogin(w http.ResponseWriter, r *http.Request) error {
 	if currentUser(r) != nil {
-		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, localRedirect(r.URL.Query().Get("next"), "/calendar"), http.StatusSeeOther)
 		return nil
 	}
-	return a.render(w, r, http.StatusOK, "login", &loginPage{Next: r.URL.Query().Get("next"), SelfRegistration: a.store.Settings().SelfRegistration})
+	// The form carries next only when it is a path here: the post checks it
+	// again, but a foreign URL has no business in the page either.
+	return a.render(w, r, http.StatusOK, "login", &loginPage{Next: localRedirect(r.URL.Query().Get("next"), ""), SelfRegistration: a.store.Settings().SelfRegistration})
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) error {
@@ -47,15 +49,15 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) error {
 		a.metrics.failedLogins.Inc()
 		// A stable line for fail2ban: the client's address, never the
 		// password; the email is what was typed (it may not exist).
-		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
-		p := &loginPage{Email: email, Next: next, SelfRegistration: a.store.Settings().SelfRegistration}
+		a.log.Warn("login failed", "ip", a.clientIP(r), "request_id", info(r).id)
+		p := &loginPage{Email: email, Next: localRedirect(next, ""), SelfRegistration: a.store.Settings().SelfRegistration}
 		p.Error = tr{chooseLanguage(r, nil)}.T("err.bad_credentials")
 		return a.render(w, r, http.StatusUnprocessableEntity, "login", p)
 	}
 	if err != nil {
 		return err
 	}
-	return a.logIn(w, r, u, "", localRedirect(next))
+	return a.logIn(w, r, u, "", localRedirect(next, "/calendar"))
 }
 
 // logIn starts a session for u with a fresh token, so a token planted
@@ -71,11 +73,14 @@ func (a *app) logIn(w http.ResponseWriter, r *http.Request, u *store.User, flash
 	return nil
 }
 
+// logout deletes the session. The goodbye travels in a cookie (seeOther):
+// a new session for it would store a row for every anonymous post here.
 func (a *app) logout(w http.ResponseWriter, r *http.Request) error {
-	if err := a.sessions.Destroy(r.Context()); err != nil {
-		return err
+	if currentUser(r) == nil && a.sessions.Token(r.Context()) == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil
 	}
-	if err := a.sessions.RenewToken(r.Context()); err != nil {
+	if err := a.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}
 	a.seeOther(w, r, "/login", "flash.logged_out")
@@ -98,7 +103,7 @@ func (a *app) setLanguage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, localRedirect(r.PostForm.Get("next")), http.StatusSeeOther)
+	http.Redirect(w, r, localRedirect(r.PostForm.Get("next"), "/"), http.StatusSeeOther)
 	return nil
 }
 
@@ -238,9 +243,21 @@ func (a *app) showRegister(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
 		return refuse(http.StatusNotFound, "err.registration_closed")
 	}
+	open, err := a.store.RegistrationOpen(r.Context())
+	if err != nil {
+		return err
+	}
+	if !open {
+		return store.ErrRegistrationsFull
+	}
 	return a.render(w, r, http.StatusOK, "account", &accountPage{Kind: "register", Action: "/register"})
 }
 
+// register creates an account that waits for approval. It answers the
+// same for an address that has an account (the owner keeps their
+// password; mail will tell them, once the server sends mail): a redirect
+// to the login page with one message, and no session either way. Every
+// registration counts against the client's attempts.
 func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 	if !a.store.Settings().SelfRegistration {
 		return refuse(http.StatusNotFound, "err.registration_closed")
@@ -249,15 +266,25 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := newAccountPage(r, "register", "/register")
-	lang := chooseLanguage(r, nil)
-	return a.submitAccount(w, r, accountForm{page: p, t: tr{lang}, next: "/calendar",
-		save: func(password string) (*store.User, error) {
-			return a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: password, Language: lang})
-		}})
-}
-
-func (a *app) showForgot(w http.ResponseWriter, r *http.Request) error {
-	return a.render(w, r, http.StatusOK, "forgot", &simplePage{})
+	t := tr{chooseLanguage(r, nil)}
+	fe := passwordsMatch(t, r)
+	if len(fe) == 0 {
+		_, err := a.store.Register(r.Context(), store.NewUser{Name: p.Name, Email: p.Email, Password: r.PostForm.Get("password"), Language: t.lang})
+		if errors.Is(err, store.ErrAccountExists) {
+			a.log.Info("registration for an address that has an account", "ip", a.clientIP(r), "request_id", info(r).id)
+			err = nil
+		}
+		if err == nil {
+			chargeAttempt(r)
+			a.seeOther(w, r, "/login", "flash.registered")
+			return nil
+		}
+		if fe, err = problemsOf(t, err, fe); err != nil {
+			return err
+		}
+	}
+	p.Errors = fe
+	return a.render(w, r, http.StatusUnprocessableEntity, "account", p)
 }
 
 type profilePage struct {
@@ -266,11 +293,20 @@ type profilePage struct {
 	Language  string
 	Errors    fieldErrors
 	PwdErrors fieldErrors
+	Extras    profileExtras // mail and calendar feeds, see mail.go
 }
 
 func (a *app) showProfile(w http.ResponseWriter, r *http.Request) error {
 	u := currentUser(r)
-	return a.render(w, r, http.StatusOK, "profile", &profilePage{Name: u.Name, Language: u.Language})
+	return a.renderProfile(w, r, http.StatusOK, &profilePage{Name: u.Name, Language: u.Language})
+}
+
+// renderProfile shows the profile with its mail and feed sections.
+func (a *app) renderProfile(w http.ResponseWriter, r *http.Request, status int, p *profilePage) error {
+	if err := a.fillProfileExtras(r, &p.Extras); err != nil {
+		return err
+	}
+	return a.render(w, r, status, "profile", p)
 }
 
 func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) error {
@@ -287,7 +323,7 @@ func (a *app) updateProfile(w http.ResponseWriter, r *http.Request) error {
 	if p.Errors, err = problemsOf(tr{chooseLanguage(r, u)}, err, nil); err != nil {
 		return err
 	}
-	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.renderProfile(w, r, http.StatusUnprocessableEntity, p)
 }
 
 // changePassword needs the current password, so a phone left unlocked
@@ -305,7 +341,7 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		a.metrics.failedLogins.Inc()
-		a.log.Warn("login failed", "ip", clientIP(r), "request_id", info(r).id)
+		a.log.Warn("login failed", "ip", a.clientIP(r), "request_id", info(r).id)
 		fe["current"] = t.T("err.wrong_password")
 	}
 	if len(fe) == 0 {
@@ -322,5 +358,5 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	p.PwdErrors = fe
-	return a.render(w, r, http.StatusUnprocessableEntity, "profile", p)
+	return a.renderProfile(w, r, http.StatusUnprocessableEntity, p)
 }

@@ -19,10 +19,11 @@ type bookingFormPage struct {
 	Errors  fieldErrors
 	// Choices are the active accommodations with what is free for the
 	// chosen dates (Known false when the dates are not usable yet).
-	Choices   []choice
-	Known     bool
-	MaxNights int
-	Action    string
+	Choices     []choice
+	Known       bool
+	MaxNights   int
+	LastArrival store.Date // the booking horizon
+	Action      string
 }
 
 type choice struct {
@@ -73,6 +74,7 @@ func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) er
 		p.Choices = append(p.Choices, c)
 	}
 	p.MaxNights = a.store.Settings().MaxNights
+	p.LastArrival = a.store.LastArrival()
 	return nil
 }
 
@@ -123,6 +125,8 @@ func bookingErrorReason(err error) string {
 		return "validation"
 	case errors.Is(err, store.ErrForbidden):
 		return "forbidden"
+	case errors.Is(err, store.ErrStorageFull):
+		return "storage_full"
 	default:
 		return "internal"
 	}
@@ -322,11 +326,7 @@ func (a *app) rejectBooking(w http.ResponseWriter, r *http.Request) error {
 // redirectBack is seeOther to the page named in the form's "back" field
 // (the dashboard posts from its list), else to fallback.
 func (a *app) redirectBack(w http.ResponseWriter, r *http.Request, fallback, flash string) {
-	back := r.PostFormValue("back")
-	if back == "" {
-		back = fallback
-	}
-	a.seeOther(w, r, localRedirect(back), flash)
+	a.seeOther(w, r, localRedirect(r.PostFormValue("back"), fallback), flash)
 }
 
 // listPage is a list of bookings with its filter.

@@ -80,7 +80,7 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	// the admin's pending count: all data, so the generation covers them),
 	// unless a flash message is waiting to be shown once.
 	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
-	flash := a.sessions.Exists(r.Context(), sessFlash)
+	flash := a.sessions.Exists(r.Context(), sessFlash) || cookieFlash(r) != ""
 	page, version, ok := a.pages.get(pageKey)
 	if ok && !flash {
 		writeHTML(w, http.StatusOK, key.lang, page)
@@ -90,9 +90,13 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, lang, err := a.renderBytes(r, "calendar", &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)})
+	cp := &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)}
+	page, lang, err := a.renderBytes(r, "calendar", cp)
 	if err != nil {
 		return err
+	}
+	if cp.flashCookie {
+		http.SetCookie(w, a.flashCookie("", -1)) // shown once
 	}
 	writeHTML(w, http.StatusOK, lang, page)
 	if !flash {

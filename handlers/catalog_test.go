@@ -51,10 +51,11 @@ func TestCatalogComplete(t *testing.T) {
 	for _, k := range []string{store.KeyRequired, store.KeyTooLong, store.KeyBadDate, store.KeyArrivalPast, store.KeyDepartureBefore,
 		store.KeyTooManyNights, store.KeyNoItems, store.KeyPersonsRange, store.KeyDuplicateItem, store.KeyUnknownAcc,
 		store.KeyInactiveAcc, store.KeyNoCapacity, store.KeyBedsRange, store.KeyBadKind, store.KeyNameTaken, store.KeyEmailTaken,
-		store.KeyBadEmail, store.KeyPasswordShort, store.KeyBadRole, store.KeyBadLanguage, store.KeyBadTimeZone, store.KeyMaxNightsRange} {
+		store.KeyBadEmail, store.KeyPasswordShort, store.KeyBadRole, store.KeyBadLanguage, store.KeyBadTimeZone, store.KeyMaxNightsRange,
+		store.KeyBeyondHorizon, store.KeyPendingCap, store.KeyBadCharacters, store.KeyUserNameTaken, store.KeyPasswordCommon} {
 		used["err."+k] = true
 	}
-	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500"} {
+	for _, code := range []string{"400", "403", "404", "405", "409", "410", "413", "422", "429", "500", "503", "507"} {
 		used["status.http."+code] = true
 	}
 	for k := range used {

@@ -20,11 +20,11 @@ type errorPage struct {
 type simplePage struct{ base }
 
 // serverError logs the cause with the request id and shows a page that
-// gives away nothing but that id. Handlers return their errors instead; this
-// is for the middleware around them.
+// gives away nothing but that id (or says that the server's storage is full
+// or its database damaged). Handlers return their errors instead; this is
+// for the middleware around them.
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	a.logServerError(r, err)
-	a.showError(w, r, http.StatusInternalServerError, "err.server")
+	a.fail(w, r, err)
 }
 
 func (a *app) logServerError(r *http.Request, err error) {
@@ -105,6 +105,14 @@ func errorStatus(err error) (status int, key string) {
 		return http.StatusGone, "err.link_invalid"
 	case errors.Is(err, store.ErrInvalid):
 		return http.StatusUnprocessableEntity, "err.invalid"
+	case errors.Is(err, store.ErrRegistrationsFull):
+		return http.StatusServiceUnavailable, "err.registration_full"
+	case errors.Is(err, store.ErrStorageFull):
+		// The write was rolled back: nothing was saved, and the member
+		// should know that it is not their fault, nor worth retrying.
+		return http.StatusInsufficientStorage, "err.storage_full"
+	case errors.Is(err, store.ErrDamaged):
+		return http.StatusServiceUnavailable, "err.damaged"
 	default:
 		return http.StatusInternalServerError, "err.server"
 	}

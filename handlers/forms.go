@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -74,13 +75,33 @@ func idAndForm(r *http.Request) (int64, error) {
 	return id, parseForm(r)
 }
 
-// localRedirect accepts only paths on this site as a post-login target, so
-// a crafted link cannot send someone elsewhere.
-func localRedirect(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/calendar"
+// localRedirect returns target when it is a path on this site, else
+// fallback. Every next= and back= goes through it, so a crafted link cannot
+// send someone elsewhere.
+func localRedirect(target, fallback string) string {
+	if isLocalPath(target) {
+		return target
 	}
-	return next
+	return fallback
+}
+
+// isLocalPath accepts only what a browser cannot read as another host: one
+// leading slash, no scheme, no host, and no backslash or control character
+// anywhere. Browsers drop tabs and newlines from a URL and read a backslash
+// as a slash, so "/\t/evil.example" and "/\\evil.example" both become
+// "//evil.example", another host; Go's url.Parse sees neither.
+func isLocalPath(target string) bool {
+	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+		return false
+	}
+	for _, r := range target {
+		if r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	u, err := url.Parse(target)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == "" &&
+		strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//")
 }
 
 // bookingForm is the booking form as the user typed it, kept verbatim so a

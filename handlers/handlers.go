@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"booking/backup"
+	"booking/mailer"
 	"booking/static"
 	"booking/store"
 	"booking/templates"
@@ -24,20 +27,44 @@ type Config struct {
 	Started time.Time
 	// SessionLifetime is how long a login lasts (phones stay logged in).
 	SessionLifetime time.Duration
+	// IdleTimeout ends a session that was not used for this long; zero
+	// keeps sessions for their whole lifetime (main's flag defaults to 14
+	// days).
+	IdleTimeout time.Duration
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
-	// MetricsToken, when set, is required as a bearer token on /metrics.
+	// MetricsToken, when set, opens /metrics to other hosts that send it as
+	// a bearer token. Without it (or MetricsOpen) /metrics answers only
+	// the server itself.
 	MetricsToken string
+	// MetricsOpen opens /metrics to everyone who can reach the server.
+	MetricsOpen bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
 	// LoginRate and LoginBurst bound password and link attempts per client.
 	LoginRate  time.Duration
 	LoginBurst int
+	// TrustedProxies are the reverse proxies whose forwarding headers name
+	// the client; nobody's by default.
+	TrustedProxies TrustedProxies
 	// CertificateExpiry tells when the TLS certificate being served expires
 	// (zero before there is one), for booking_tls_certificate_expiry_timestamp_seconds;
 	// nil when the server speaks plain HTTP.
 	CertificateExpiry func() time.Time
+	// Mail is the mail sender; nil means mail is off (no SMTP server).
+	Mail MailService
+	// BaseURL is how members reach the server (serve -base-url), for the
+	// calendar feed addresses; empty: the address a request came to.
+	BaseURL string
+}
+
+// MailService is what the pages need of the mail sender: its effective
+// settings, a nudge after "send again", and its metrics.
+type MailService interface {
+	prometheus.Collector
+	MailSettings() mailer.Settings
+	Wake()
 }
 
 // BackupStatus is what the replication side tells the pages and health.
@@ -57,12 +84,20 @@ type app struct {
 	limiter      *limiter
 	metrics      *metrics
 	metricsToken string
+	metricsOpen  bool
 	backups      BackupStatus
+	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
 	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
 	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
 	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
+
+	// Mail and calendar feeds, see mail.go and feeds.go.
+	mail       MailService
+	baseURL    string
+	feeds      *versionedCache[feedKey, *feedBody]
+	feedStamps *feedStamps
 }
 
 // New builds the HTTP handler of the whole server.
@@ -76,6 +111,13 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.LoginRate == 0 {
 		cfg.LoginRate, cfg.LoginBurst = 6*time.Second, 10
 	}
+	if cfg.Mail == nil {
+		off, err := mailer.New(mailer.Config{}, cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Mail = off
+	}
 	as, err := loadAssets(static.FS)
 	if err != nil {
 		return nil, fmt.Errorf("static assets: %w", err)
@@ -85,8 +127,13 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Store = cfg.Store.Sessions()
+	sm.Codec = sessionCodec{}
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	// A copy of the database (the replica is not encrypted) must not hold
+	// live session tokens: only their hashes are stored.
+	sm.HashTokenInStore = true
 	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.IdleTimeout
 	sm.Cookie.Name = "booking_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -98,17 +145,33 @@ func New(cfg Config) (http.Handler, error) {
 		limiter:      newLimiter(cfg.LoginRate, cfg.LoginBurst),
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
+		metricsOpen:  cfg.MetricsOpen,
 		backups:      cfg.Backups,
+		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
 		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
+		mail:         cfg.Mail,
+		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
+		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),
+		feedStamps:   &feedStamps{m: map[feedKey]feedBody{}},
 	}
 	if cfg.CertificateExpiry != nil {
 		a.metrics.reg.MustRegister(certificateExpiryCollector(cfg.CertificateExpiry))
 	}
-	// A session that cannot be loaded or saved (the database is gone) still
-	// gets the friendly page.
+	a.metrics.reg.MustRegister(cfg.Mail)
+	// A session that cannot be loaded (the database is gone) gets the
+	// friendly page. One that cannot be saved while the handler's answer is
+	// on its way (scs saves it when the status is written) must not: a
+	// second status and page would go out in front of the answer, and the
+	// handler's work (a booking) is done. The answer goes out without the
+	// session's change (a flash message, a login), and the log says so.
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		if ri := info(r); ri.answering {
+			a.log.Warn("the session could not be saved; the answer went out without it", "request_id", ri.id,
+				"method", r.Method, "route", ri.route, "err", err)
+			return
+		}
 		a.serverError(w, r, fmt.Errorf("session: %w", err))
 	}
 	return a.routes(), nil

@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,27 +31,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // mayInspect allows the detailed health endpoints, which reveal internals,
 // to loopback clients, administrators and holders of the metrics token.
 func (a *app) mayInspect(r *http.Request) bool {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && r.Header.Get("X-Forwarded-For") == "" {
-			return true
-		}
-	}
-	if a.hasMetricsToken(r) {
+	if a.isLocal(r) || a.hasMetricsToken(r) {
 		return true
 	}
-	// An admin session: load it without the full session chain.
-	ok := false
-	a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok = currentUser(r).IsAdmin()
-	})).ServeHTTP(discardWriter{}, r)
-	return ok
+	return a.sessionAdmin(r)
 }
 
-type discardWriter struct{}
-
-func (discardWriter) Header() http.Header         { return http.Header{} }
-func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (discardWriter) WriteHeader(int)             {}
+// sessionAdmin tells whether the request's session belongs to an approved
+// administrator. It only reads: no renewal, no new expiry, no cookie. (The
+// session chain would commit into a response nobody sees: a renewed token
+// would log the administrator out, a refreshed one would keep an idle
+// session alive for a monitoring probe.)
+func (a *app) sessionAdmin(r *http.Request) bool {
+	c, err := r.Cookie(a.sessions.Cookie.Name)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	ctx, err := a.sessions.Load(r.Context(), c.Value)
+	if err != nil {
+		return false
+	}
+	id := a.sessions.GetInt64(ctx, sessUserID)
+	if id == 0 {
+		return false
+	}
+	u, err := a.store.User(ctx, id)
+	// A session from before a role change is not an administrator's yet.
+	return err == nil && u.IsAdmin() && a.sessions.GetString(ctx, sessRole) == u.Role
+}
 
 func (a *app) inspectGuard(w http.ResponseWriter, r *http.Request) bool {
 	if !a.mayInspect(r) {
@@ -70,12 +76,33 @@ type dbHealth struct {
 	Error      string           `json:"error,omitempty"`
 	PageCount  int64            `json:"page_count"`
 	Integrity  *integrityHealth `json:"last_integrity_check"`
+	// Problems say in words what makes it unhealthy and what to do.
+	Problems []string `json:"problems,omitempty"`
 }
 
 type integrityHealth struct {
 	At     string `json:"at"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+}
+
+// healthTime is how instants appear in health answers.
+func healthTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// databaseProblems are what the store has seen go wrong with its file, in
+// words an administrator can act on.
+func (a *app) databaseProblems() []string {
+	var ps []string
+	h := a.store.Health()
+	if h.Damaged != "" {
+		ps = append(ps, fmt.Sprintf("the database file is damaged (seen %s: %s): stop the server and restore the newest backup with \"booking restore --replace\" (README, \"Restoring the bookings\")",
+			healthTime(h.DamagedAt), h.Damaged))
+	}
+	if h.StorageFull {
+		ps = append(ps, fmt.Sprintf("the server's storage is full (since %s): nothing can be saved until space is freed on the disk that holds %s",
+			healthTime(h.StorageFullAt), filepath.Dir(a.store.Path())))
+	}
+	return ps
 }
 
 func (a *app) databaseHealth(r *http.Request) dbHealth {
@@ -94,12 +121,58 @@ func (a *app) databaseHealth(r *http.Request) dbHealth {
 	}
 	h.PageCount, _ = a.store.PageCount(r.Context())
 	if ir := a.store.LastIntegrity(); ir != nil {
-		h.Integrity = &integrityHealth{ir.At.UTC().Format(time.RFC3339), ir.OK, ir.Detail}
+		h.Integrity = &integrityHealth{healthTime(ir.At), ir.OK, ir.Detail}
 		if !ir.OK {
 			h.Status = "unhealthy"
 		}
 	}
+	if h.Problems = a.databaseProblems(); len(h.Problems) > 0 {
+		h.Status = "unhealthy"
+	}
 	return h
+}
+
+// Below either of these the data disk is almost full (the alert
+// BookingDiskAlmostFull uses the same numbers): SQLite, its -wal and
+// Litestream's files need room to grow.
+const (
+	lowDiskFraction = 0.10
+	lowDiskBytes    = 50e6
+)
+
+// diskReport is the free space of the disk that holds the database.
+type diskReport struct {
+	Free, Size uint64
+	Low        bool
+}
+
+func (a *app) disk() (diskReport, error) {
+	free, size, err := diskSpace(filepath.Dir(a.store.Path()))
+	if err != nil {
+		return diskReport{}, err
+	}
+	return diskReport{Free: free, Size: size, Low: size > 0 && (float64(free)/float64(size) < lowDiskFraction || float64(free) < lowDiskBytes)}, nil
+}
+
+func (d diskReport) Percent() float64 {
+	if d.Size == 0 {
+		return 0
+	}
+	return 100 * float64(d.Free) / float64(d.Size)
+}
+
+// formatBytes is a size for a person: "48.2 MB" (decimal units, as disks
+// are sold and df -H shows them).
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 type memHealth struct {
@@ -150,48 +223,78 @@ func (a *app) showHealthDatabase(w http.ResponseWriter, r *http.Request) {
 }
 
 // showHealthDetailed sums up the parts: unhealthy (503) when the database
-// does not answer, degraded when replication lags or errs or the disk is
-// nearly full.
+// does not answer, is damaged or cannot be written for lack of space, or
+// when replication refused to start; degraded while the replica cannot be
+// written or lags, or the disk is almost full. "problems" says why, in
+// words.
 func (a *app) showHealthDetailed(w http.ResponseWriter, r *http.Request) {
 	if !a.inspectGuard(w, r) {
 		return
 	}
 	out := map[string]any{"version": a.version, "uptime_seconds": int(time.Since(a.started).Seconds())}
 	status := "healthy"
+	worse := func(s string) {
+		if s == "unhealthy" || status == "healthy" {
+			status = s
+		}
+	}
 	db := a.databaseHealth(r)
 	out["database"] = db
 	if db.Status != "healthy" {
-		status = "unhealthy"
+		worse("unhealthy")
+	}
+	problems := append([]string{}, db.Problems...)
+	if db.Error != "" {
+		problems = append(problems, db.Error)
+	}
+	if db.Integrity != nil && !db.Integrity.OK && len(db.Problems) == 0 {
+		problems = append(problems, "the last integrity check failed: "+db.Integrity.Detail)
 	}
 	rep := map[string]any{"enabled": a.backups != nil}
 	if a.backups != nil {
 		st := a.backups.Status()
 		rep["type"], rep["location"] = st.Type, st.Location
+		rep["failing"] = st.Failing
+		rep["errors"] = st.Errors
 		if !st.LastSync.IsZero() {
 			age := time.Since(st.LastSync)
-			rep["last_sync"], rep["last_sync_age_seconds"] = st.LastSync.UTC().Format(time.RFC3339), int(age.Seconds())
-			if age > 5*time.Minute && status == "healthy" {
-				status = "degraded"
+			rep["last_sync"], rep["last_sync_age_seconds"] = healthTime(st.LastSync), int(age.Seconds())
+			if age > 5*time.Minute {
+				worse("degraded")
+				problems = append(problems, fmt.Sprintf("the last sync to the replica was %s ago", age.Round(time.Second)))
 			}
-		} else if time.Since(a.started) > time.Minute && status == "healthy" {
-			status = "degraded"
+		} else if time.Since(a.started) > time.Minute {
+			worse("degraded")
+			problems = append(problems, "nothing has reached the replica since the server started")
 		}
 		if st.LastError != "" {
-			rep["last_error"] = st.LastError
-			if time.Since(st.LastErrorAt) < 5*time.Minute && status == "healthy" {
-				status = "degraded"
-			}
+			rep["last_error"], rep["last_error_at"] = st.LastError, healthTime(st.LastErrorAt)
+		}
+		// The replica's state now, not "an error in the last few minutes":
+		// failing ends with the first sync that gets through.
+		if st.Failing {
+			rep["failing_since"] = healthTime(st.FailingSince)
+			worse("degraded")
+			problems = append(problems, fmt.Sprintf("the replica cannot be written (since %s): %s", healthTime(st.FailingSince), st.LastError))
+		}
+		if st.Stopped != "" {
+			rep["stopped"] = st.Stopped
+			worse("unhealthy")
+			problems = append(problems, "nothing is replicated: "+st.Stopped)
 		}
 	}
 	out["replication"] = rep
-	if free, size, err := diskSpace(filepath.Dir(a.store.Path())); err == nil {
-		out["disk"] = map[string]uint64{"free_bytes": free, "size_bytes": size}
-		if size > 0 && float64(free)/float64(size) < 0.05 && status == "healthy" {
-			status = "degraded"
+	if d, err := a.disk(); err == nil {
+		out["disk"] = map[string]uint64{"free_bytes": d.Free, "size_bytes": d.Size}
+		if d.Low {
+			worse("degraded")
+			problems = append(problems, fmt.Sprintf("the disk that holds the database is almost full: %s free of %s (%.0f%%)",
+				formatBytes(d.Free), formatBytes(d.Size), d.Percent()))
 		}
 	}
 	out["memory"] = memoryHealth()
 	out["status"] = status
+	out["problems"] = problems
 	code := http.StatusOK
 	if status == "unhealthy" {
 		code = http.StatusServiceUnavailable

@@ -43,13 +43,21 @@ type env struct {
 	room   *store.Accommodation
 	tent   *store.Accommodation
 	logBuf *e2e.LogBuffer
+	clock  *clock
 }
 
 const password = "Gartenhaus2026"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := newEmptyEnv(t)
+	return newEnvConfigured(t, nil)
+}
+
+// newEnvConfigured is newEnv with a change to the handlers'
+// configuration (made once the store is open).
+func newEnvConfigured(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
+	t.Helper()
+	e := newEmptyEnvConfigured(t, configure)
 	ctx := context.Background()
 	mk := func(email, name, role string) *store.User {
 		u, err := e.st.CreateUser(ctx, store.NewUser{Email: email, Name: name, Role: role, State: store.StateApproved, Password: password})
@@ -74,6 +82,11 @@ func newEnv(t testing.TB) *env {
 // newEmptyEnv is a server on an empty database.
 func newEmptyEnv(t testing.TB) *env {
 	t.Helper()
+	return newEmptyEnvConfigured(t, nil)
+}
+
+func newEmptyEnvConfigured(t testing.TB, configure func(*store.Store, *handlers.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	c := &clock{t: time.Date(2026, 8, 1, 10, 0, 0, 0, berlin)}
@@ -83,14 +96,18 @@ func newEmptyEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	logs := &e2e.LogBuffer{}
-	h, err := handlers.New(handlers.Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test",
-		Started: time.Now(), LoginRate: time.Millisecond, LoginBurst: 1000})
+	cfg := handlers.Config{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test",
+		Started: time.Now(), LoginRate: time.Millisecond, LoginBurst: 1000}
+	if configure != nil {
+		configure(st, &cfg)
+	}
+	h, err := handlers.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, srv: srv, logBuf: logs}
+	return &env{t: t, st: st, srv: srv, logBuf: logs, clock: c}
 }
 
 // client is a browser: a cookie jar, German by default, no redirects

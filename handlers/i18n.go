@@ -88,7 +88,14 @@ func (t tr) Problem(p store.Problem) string {
 			key += ".one"
 		}
 	}
-	return t.T(key, append([]any(nil), p.Args...)...)
+	args := append([]any(nil), p.Args...)
+	// The last day of the horizon is far off: with weekday and year.
+	if p.Key == store.KeyBeyondHorizon && len(args) == 2 {
+		if d, ok := args[1].(store.Date); ok {
+			args[1] = t.Date(d)
+		}
+	}
+	return t.T(key, args...)
 }
 
 var (

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
+	"booking/backup"
 	"booking/store"
 )
 
@@ -33,7 +34,7 @@ type metrics struct {
 }
 
 // Reasons a booking creation failed, the values of the reason label.
-var creationErrorReasons = []string{"validation", "no_capacity", "forbidden", "internal"}
+var creationErrorReasons = []string{"validation", "no_capacity", "forbidden", "storage_full", "internal"}
 
 func newMetrics(st *store.Store, version string, backups BackupStatus) *metrics {
 	m := &metrics{
@@ -53,7 +54,7 @@ func newMetrics(st *store.Store, version string, backups BackupStatus) *metrics 
 		}),
 		creationErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booking_creation_errors_total",
-			Help: "Booking creations that failed, by reason (validation, no_capacity, forbidden, internal).",
+			Help: "Booking creations that failed, by reason (validation, no_capacity, forbidden, storage_full, internal).",
 		}, []string{"reason"}),
 		failedLogins: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "booking_failed_login_attempts_total",
@@ -98,7 +99,25 @@ var (
 	diskSizeDesc = prometheus.NewDesc("booking_data_disk_size_bytes", "Size in bytes of the file system of the database.", nil, nil)
 	lastSyncDesc = prometheus.NewDesc("booking_replication_last_sync_timestamp_seconds",
 		"Unix time of the last successful sync of the database to its replica (0 before the first).", nil, nil)
+	// Litestream counts a sync as done once it is on the local disk, and
+	// backs off for minutes after failures: these follow the replica.
+	replErrorsDesc = prometheus.NewDesc("booking_replication_errors_total",
+		"Failed attempts to reach or write the replica since the start, by reason (disk_full, unreachable, timeout, permission, not_writable, login, host_key, other).",
+		[]string{"reason"}, nil)
+	replFailingDesc = prometheus.NewDesc("booking_replication_failing",
+		"1 while the replica does not take changes (from an error until the next successful sync), else 0.", nil, nil)
+	damagedDesc = prometheus.NewDesc("booking_database_damaged",
+		"1 once a query or the integrity check found the database file damaged (until restored and restarted), else 0.", nil, nil)
+	storageFullDesc = prometheus.NewDesc("booking_database_storage_full",
+		"1 while writes fail because the disk is full (until a write succeeds), else 0.", nil, nil)
 )
+
+func bit(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- bookingsDesc
@@ -106,6 +125,10 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- diskFreeDesc
 	ch <- diskSizeDesc
 	ch <- lastSyncDesc
+	ch <- replErrorsDesc
+	ch <- replFailingDesc
+	ch <- damagedDesc
+	ch <- storageFullDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -125,12 +148,21 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(diskFreeDesc, prometheus.GaugeValue, float64(free))
 		ch <- prometheus.MustNewConstMetric(diskSizeDesc, prometheus.GaugeValue, float64(size))
 	}
+	h := c.st.Health()
+	ch <- prometheus.MustNewConstMetric(damagedDesc, prometheus.GaugeValue, bit(h.Damaged != ""))
+	ch <- prometheus.MustNewConstMetric(storageFullDesc, prometheus.GaugeValue, bit(h.StorageFull))
 	if c.backups != nil {
+		st := c.backups.Status()
 		var ts float64
-		if last := c.backups.Status().LastSync; !last.IsZero() {
-			ts = float64(last.UnixNano()) / 1e9
+		if !st.LastSync.IsZero() {
+			ts = float64(st.LastSync.UnixNano()) / 1e9
 		}
 		ch <- prometheus.MustNewConstMetric(lastSyncDesc, prometheus.GaugeValue, ts)
+		ch <- prometheus.MustNewConstMetric(replFailingDesc, prometheus.GaugeValue, bit(st.Failing))
+		// Every reason from the start, so that increase() sees the first error.
+		for _, reason := range backup.ErrorReasons {
+			ch <- prometheus.MustNewConstMetric(replErrorsDesc, prometheus.CounterValue, float64(st.Errors[reason]), reason)
+		}
 	}
 }
 
@@ -174,18 +206,23 @@ func diskSpace(dir string) (free, size uint64, err error) {
 	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
-// metricsHandler serves the Prometheus exposition, behind a bearer token when
-// one is configured.
+// metricsHandler serves the Prometheus exposition: to the Pi itself, to
+// anyone with the bearer token when one is configured, and to everyone with
+// -metrics-open. The counts of members and bookings and the failed logins
+// are nobody else's business.
 func (a *app) metricsHandler() http.Handler {
 	h := promhttp.HandlerFor(conventionalNames{prometheus.Gatherers{a.metrics.reg, prometheus.DefaultGatherer}},
 		promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.metricsToken != "" && !a.hasMetricsToken(r) {
+		switch {
+		case a.metricsOpen || a.isLocal(r) || a.hasMetricsToken(r):
+			h.ServeHTTP(w, r)
+		case a.metricsToken != "":
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need the bearer token", http.StatusUnauthorized)
-			return
+		default:
+			http.Error(w, "metrics only from the server itself: set BOOKING_METRICS_TOKEN, or start with -metrics-open", http.StatusForbidden)
 		}
-		h.ServeHTTP(w, r)
 	})
 }
 

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -25,6 +25,7 @@ type ctxKey int
 const (
 	ctxInfo ctxKey = iota
 	ctxUser
+	ctxAttempt // the limiter's *attempt on a guarded post
 )
 
 // reqInfo travels with a request from the outermost middleware to the
@@ -35,6 +36,9 @@ type reqInfo struct {
 	route  string
 	status int
 	bytes  int
+	// answering is set once the handler inside the session middleware has
+	// begun to write its answer (see answerWriter).
+	answering bool
 }
 
 func info(r *http.Request) *reqInfo {
@@ -187,9 +191,29 @@ func (a *app) withSession(next http.Handler) http.Handler {
 				a.sessions.Put(ctx, sessRole, u.Role)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
+		next.ServeHTTP(&answerWriter{ResponseWriter: w, ri: info(r)}, r.WithContext(context.WithValue(ctx, ctxUser, u)))
 	}))
 }
+
+// answerWriter notes that the handler has begun its answer before scs
+// saves the session on the way to the client: a session that cannot be
+// saved then must not get an error page of its own (see New).
+type answerWriter struct {
+	http.ResponseWriter
+	ri *reqInfo
+}
+
+func (w *answerWriter) WriteHeader(code int) {
+	w.ri.answering = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *answerWriter) Write(b []byte) (int, error) {
+	w.ri.answering = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // currentUser is the logged-in user, or nil.
 func currentUser(r *http.Request) *store.User {
@@ -232,20 +256,80 @@ func (a *app) requireAdmin(next http.Handler) http.Handler {
 	}))
 }
 
-// clientIP is the peer address. X-Forwarded-For is only trusted from a
-// proxy on the same machine (a reverse proxy on the Pi).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// peerAddr is the address of the direct peer of the connection.
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		a, _ := netip.ParseAddr(r.RemoteAddr)
+		return a.Unmap()
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			if fwd := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(fwd) != nil {
-				return fwd
-			}
+	return ap.Addr().Unmap()
+}
+
+// clientAddr is the client's address: the peer's, unless the peer is a
+// proxy named with -trusted-proxy. Then it is the nearest address in
+// X-Forwarded-For that is not one of those proxies: each proxy appends the
+// address it saw, so everything left of that is the client's own words.
+func (a *app) clientAddr(r *http.Request) netip.Addr {
+	peer := peerAddr(r)
+	if !a.proxies.Contains(peer) {
+		return peer
+	}
+	hops := forwardedFor(r)
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break // a proxy would not write that: trust nothing left of it
+		}
+		if ip = ip.Unmap(); !a.proxies.Contains(ip) {
+			return ip
 		}
 	}
-	return host
+	return peer
+}
+
+// clientIP is clientAddr for logs (the fail2ban line).
+func (a *app) clientIP(r *http.Request) string { return a.clientAddr(r).String() }
+
+// forwardedFor is every X-Forwarded-For entry, in order, over all the
+// header's lines.
+func forwardedFor(r *http.Request) []string {
+	var hops []string
+	for _, line := range r.Header.Values("X-Forwarded-For") {
+		for hop := range strings.SplitSeq(line, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	return hops
+}
+
+// forwarded tells whether a request says it came through a proxy.
+func forwarded(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isLocal tells whether the request comes from the server itself. A direct
+// loopback connection is local unless it says it was forwarded, or its
+// peer is a trusted proxy (a reverse proxy or tunnel on the Pi): then only a
+// loopback client named by that proxy is.
+func (a *app) isLocal(r *http.Request) bool {
+	peer := peerAddr(r)
+	if !peer.IsLoopback() {
+		return false
+	}
+	if a.proxies.Contains(peer) {
+		return len(forwardedFor(r)) > 0 && a.clientAddr(r).IsLoopback()
+	}
+	return !forwarded(r)
+}
+
+// isHTTPS tells whether the client reached us over HTTPS: directly, or
+// through a trusted proxy that says so.
+func (a *app) isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || a.proxies.Contains(peerAddr(r)) && r.Header.Get("X-Forwarded-Proto") == "https"
 }

@@ -130,10 +130,18 @@ func TestHealthEndpoints(t *testing.T) {
 	if w.Code != 200 || det.Status != "degraded" {
 		t.Errorf("stale replica: %d %s", w.Code, det.Status)
 	}
+	// Degraded while the replica fails (from an error until the next
+	// successful sync), not for minutes after it recovered.
 	rs.st.LastSync, rs.st.LastError, rs.st.LastErrorAt = time.Now(), "sftp: connection refused", time.Now()
+	rs.st.Failing, rs.st.FailingSince = true, time.Now()
 	decode(t, call(h, "GET", "/health/detailed", local, nil), &det)
 	if det.Status != "degraded" || det.Replication["last_error"] != "sftp: connection refused" {
 		t.Errorf("replica error: %s %v", det.Status, det.Replication)
+	}
+	rs.st.Failing = false
+	decode(t, call(h, "GET", "/health/detailed", local, nil), &det)
+	if det.Status != "healthy" || det.Replication["last_error"] != "sftp: connection refused" {
+		t.Errorf("replica recovered: %s %v", det.Status, det.Replication)
 	}
 	// A closed database is unhealthy: 503.
 	e.st.Close()

@@ -399,7 +399,10 @@ func TestSelfRegistrationWaitsForApproval(t *testing.T) {
 	if r.text("#password2-error") != "Die beiden Passwörter sind verschieden." {
 		t.Errorf("mismatch: %q", r.text("#password2-error"))
 	}
-	wantRedirect(t, stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum7"}}), "/calendar")
+	// A registration does not log in (issue 13: the answer must not tell
+	// whether the address had an account); the login shows the waiting page.
+	wantRedirect(t, stranger.post("/register", url.Values{"name": {"Dora"}, "email": {"dora@example.org"}, "password": {"Kirschbaum7"}, "password2": {"Kirschbaum7"}}), "/login")
+	wantRedirect(t, stranger.post("/login", url.Values{"email": {"dora@example.org"}, "password": {"Kirschbaum7"}}), "/calendar")
 	r = stranger.get("/calendar")
 	wantStatus(t, r, http.StatusForbidden)
 	if r.text("main h1") != "Noch nicht freigegeben" {
@@ -417,12 +420,16 @@ func TestSelfRegistrationWaitsForApproval(t *testing.T) {
 	wantStatus(t, stranger.get("/calendar"), http.StatusOK)
 }
 
+// TestRoleChangeRenewsTheSessionToken: a role change ends the user's
+// sessions (issue 13); the next login has the new role and a new token.
 func TestRoleChangeRenewsTheSessionToken(t *testing.T) {
 	e := newEnv(t)
 	ben := e.as(e.ben)
 	before := sessionCookie(ben)
 	wantStatus(t, ben.get("/admin"), http.StatusForbidden)
 	wantRedirect(t, e.as(e.admin).post(fmt.Sprintf("/admin/members/%d/role", e.ben.ID), url.Values{"role": {"admin"}}), "/admin/members")
+	wantRedirect(t, ben.get("/admin"), "/login")
+	wantRedirect(t, ben.post("/login", url.Values{"email": {e.ben.Email}, "password": {password}, "next": {"/admin"}}), "/admin")
 	wantStatus(t, ben.get("/admin"), http.StatusOK)
 	if after := sessionCookie(ben); after == before || after == "" {
 		t.Errorf("session token not renewed after the role change")

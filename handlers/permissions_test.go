@@ -88,6 +88,13 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", "/admin/settings", url.Values{"house_name": {"Haus"}, "time_zone": {"Europe/Berlin"}, "max_nights": {"30"}}, [4]int{forb, forb, forb, see}},
 		{"GET", "/admin/backups", nil, [4]int{login, forb, forb, ok}},
 		{"GET", "/health/detailed", nil, [4]int{ok, ok, ok, ok}}, // loopback is allowed
+		// Mail is off here: no reset by mail, no test mail (see mail_test.go).
+		{"POST", "/forgot", url.Values{"email": {"anna@example.org"}}, [4]int{404, 404, 404, 404}},
+		{"POST", "/profile/mail", nil, [4]int{forb, see, see, see}},
+		{"POST", "/profile/feeds", nil, [4]int{forb, see, see, see}},
+		{"POST", "/admin/settings/mail/test", url.Values{"to": {"x@example.org"}}, [4]int{forb, forb, forb, http.StatusConflict}},
+		{"POST", "/admin/settings/mail/1/again", nil, [4]int{forb, forb, forb, http.StatusConflict}},
+		{"POST", "/admin/settings/feeds", url.Values{"occupied_only": {"1"}}, [4]int{forb, forb, forb, see}},
 	}
 	visitors := []*store.User{nil, e.anna, e.ben, e.admin}
 	names := []string{"anonymous", "owner", "other", "admin"}
@@ -136,7 +143,8 @@ func TestPermissionMatrix(t *testing.T) {
 		"POST /setup/{token}": true, "GET /invite/{token}": true, "POST /invite/{token}": true, "GET /reset/{token}": true,
 		"POST /reset/{token}": true, "POST /register": true, "POST /profile": true, "POST /profile/password": true,
 		"POST /admin/members/{id}/state": true, "GET /health/memory": true, "GET /health/database": true,
-		"GET /static/": true, "GET /favicon.ico": true}
+		"GET /static/": true, "GET /favicon.ico": true,
+		"GET /feeds/{token}/{feed:mine|house}.ics": true} // TestFeedValidators
 	for _, r := range routeList(t, e) {
 		if !tested[r] && !elsewhere[r] {
 			t.Errorf("route %s is not in the permission matrix", r)

@@ -82,6 +82,7 @@ type base struct {
 	PendingCount int            // bookings waiting for an admin's decision (admins only)
 	Loc          *time.Location // the house's time zone
 	T            tr
+	flashCookie  bool // the flash came in a cookie, which the answer deletes
 }
 
 func (b *base) page() *base { return b }
@@ -97,6 +98,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, page st
 	body, lang, err := a.renderBytes(r, page, data)
 	if err != nil {
 		return err
+	}
+	if data.page().flashCookie {
+		http.SetCookie(w, a.flashCookie("", -1)) // shown once
 	}
 	writeHTML(w, status, lang, body)
 	bufPool.Put(bytes.NewBuffer(body[:0]))
@@ -122,12 +126,40 @@ func (a *app) renderBytes(r *http.Request, page string, data pageData) ([]byte, 
 }
 
 // seeOther answers a successful post with a redirect to a page that shows
-// the flash message (a catalogue key; none when empty) once.
+// the flash message (a catalogue key; none when empty) once. A logged-in
+// user's flash rides in the session; anyone else's in a short-lived cookie,
+// because no session is ever stored for an anonymous visitor.
 func (a *app) seeOther(w http.ResponseWriter, r *http.Request, to, flash string) {
 	if flash != "" {
-		a.sessions.Put(r.Context(), sessFlash, flash)
+		if a.sessions.GetInt64(r.Context(), sessUserID) != 0 {
+			a.sessions.Put(r.Context(), sessFlash, flash)
+		} else {
+			http.SetCookie(w, a.flashCookie(flash, 60))
+		}
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// flashCookieName carries an anonymous visitor's flash: a catalogue key,
+// nothing else (see cookieFlash).
+const flashCookieName = "flash"
+
+func (a *app) flashCookie(key string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: flashCookieName, Value: key, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: a.sessions.Cookie.Secure}
+}
+
+// cookieFlash is the flash key from the cookie, if it is one of ours: the
+// cookie can only pick among our own messages, never bring its own text.
+func cookieFlash(r *http.Request) string {
+	c, err := r.Cookie(flashCookieName)
+	if err != nil || !strings.HasPrefix(c.Value, "flash.") {
+		return ""
+	}
+	if _, ok := catalog[c.Value]; !ok {
+		return ""
+	}
+	return c.Value
 }
 
 func writeHTML(w http.ResponseWriter, status int, lang string, body []byte) {
@@ -156,6 +188,12 @@ func (a *app) fillBase(r *http.Request, b *base) {
 		if key := sess.PopString(r.Context(), sessFlash); key != "" {
 			b.Flash = b.T.T(key)
 		}
+	}
+	if key := cookieFlash(r); key != "" {
+		if b.Flash == "" {
+			b.Flash = b.T.T(key)
+		}
+		b.flashCookie = true
 	}
 	if u.IsAdmin() {
 		b.PendingCount = a.pendingCount(r)

@@ -53,6 +53,9 @@ func (a *app) routes() http.Handler {
 	r.Handle("/register", public(a.showRegister)).Methods(get)
 	r.Handle("/register", guarded(a.register)).Methods(post)
 	r.Handle("/forgot", public(a.showForgot)).Methods(get)
+	r.Handle("/forgot", guarded(a.requestReset)).Methods(post)
+	// Calendar apps cannot log in: the secret in the address is the key.
+	r.HandleFunc("/feeds/{token}/{feed:mine|house}.ics", a.serveFeed).Methods(get, http.MethodHead)
 
 	// Family members.
 	r.Handle("/calendar", member(a.showCalendar)).Methods(get)
@@ -69,6 +72,8 @@ func (a *app) routes() http.Handler {
 	r.Handle("/profile", member(a.showProfile)).Methods(get)
 	r.Handle("/profile", member(a.updateProfile)).Methods(post)
 	r.Handle("/profile/password", guardedMember(a.changePassword)).Methods(post)
+	r.Handle("/profile/mail", member(a.saveMailChoices)).Methods(post)
+	r.Handle("/profile/feeds", member(a.newFeedLink)).Methods(post)
 
 	// Administration.
 	r.Handle("/admin", admin(a.showDashboard)).Methods(get)
@@ -88,6 +93,9 @@ func (a *app) routes() http.Handler {
 	r.Handle("/admin/accommodations/{id:[0-9]+}/active", admin(a.setAccommodationActive)).Methods(post)
 	r.Handle("/admin/settings", admin(a.showSettings)).Methods(get)
 	r.Handle("/admin/settings", admin(a.updateSettings)).Methods(post)
+	r.Handle("/admin/settings/mail/test", admin(a.sendTestMail)).Methods(post)
+	r.Handle("/admin/settings/mail/{id:[0-9]+}/again", admin(a.sendMailAgain)).Methods(post)
+	r.Handle("/admin/settings/feeds", admin(a.setHouseFeedPrivacy)).Methods(post)
 	r.Handle("/admin/backups", admin(a.showBackups)).Methods(get)
 
 	// CrossOriginProtection refuses cross-site form posts (CSRF) by the

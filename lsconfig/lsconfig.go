@@ -144,17 +144,22 @@ func cliGetenv(key string) string {
 
 // Parse parses and validates the contents of a litestream.yml. name is used
 // in error messages. getenv expands $VAR and ${VAR} in the raw text before it
-// is parsed, exactly like the CLI (os.Expand, so "$" followed by anything else
-// is also consumed); nil disables expansion like the CLI's -no-expand-env.
+// is parsed, like the CLI (os.Expand, so "$" followed by anything else is
+// also consumed), line by line so that errors keep their line numbers; nil
+// disables expansion like the CLI's -no-expand-env.
 // Paths are returned as written: see ResolvePaths.
 //
 // Every problem found is reported, one line each, joined with errors.Join;
 // each is an *Error.
+//
+// Unlike the CLI, a variable that is unset (or empty) outside a comment is an
+// error naming it and its line: "path: ${X}/replica" would otherwise
+// replicate to /replica on the root file system.
 func Parse(data []byte, name string, getenv func(string) string) (*Config, error) {
-	if getenv != nil {
-		data = []byte(os.Expand(string(data), getenv))
-	}
 	p := &parser{name: name}
+	if getenv != nil {
+		data = p.expand(data, getenv)
+	}
 	cfg := p.parse(data)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -264,4 +269,50 @@ func lineOfError(err error) int {
 		return e.Line
 	}
 	return 0
+}
+
+// expand replaces $VAR and ${VAR} line by line and reports every variable
+// that is unset or empty outside a comment. The text after a comment's # is
+// expanded too, as the CLI does, but never refused: the shipped file names
+// ${LITESTREAM_ACCESS_KEY_ID} in a commented-out example.
+func (p *parser) expand(data []byte, getenv func(string) string) []byte {
+	lines := strings.SplitAfter(string(data), "\n")
+	var out strings.Builder
+	out.Grow(len(data))
+	for i, line := range lines {
+		code, comment := splitComment(line)
+		var missing []string
+		out.WriteString(os.Expand(code, func(k string) string {
+			v := getenv(k)
+			if v == "" && !slices.Contains(missing, k) {
+				missing = append(missing, k)
+			}
+			return v
+		}))
+		out.WriteString(os.Expand(comment, getenv))
+		for _, k := range missing {
+			p.errs = append(p.errs, &Error{Name: p.name, Line: i + 1,
+				Msg: fmt.Sprintf("${%s} is not set (or is empty): set it in the environment the server starts with (e.g. Environment= in the systemd unit) or write the value here; it would become an empty string", k)})
+		}
+	}
+	return []byte(out.String())
+}
+
+// splitComment cuts a YAML line where its comment starts: at a # that
+// begins the line or follows a blank, outside quotes.
+func splitComment(line string) (code, comment string) {
+	var single, double bool
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '\\' && double:
+			i++
+		case c == '"' && !single:
+			double = !double
+		case c == '\'' && !double:
+			single = !single
+		case c == '#' && !single && !double && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return line[:i], line[i:]
+		}
+	}
+	return line, ""
 }

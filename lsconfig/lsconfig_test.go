@@ -733,3 +733,34 @@ func FuzzParse(f *testing.F) {
 		checkInvariants(t, cfg)
 	})
 }
+
+// An unset variable must not become an empty string: "path: ${X}/replica"
+// would replicate to /replica on the root file system. Upstream expands
+// it silently; we refuse, naming the variable and the line. Variables in
+// comments (the shipped file has ${LITESTREAM_ACCESS_KEY_ID} in one) do
+// not count.
+func TestUnsetVariableRefused(t *testing.T) {
+	yml := "# a USB disk at ${MOUNT}, see below\ndbs:\n  - path: /srv/booking.db\n    replica:\n      type: file\n      path: ${BACKUP_DIR}/replica # not $HOME\n"
+	wantError(t, yml, nil, "litestream.yml:6:", "${BACKUP_DIR}", "not set")
+	for _, bare := range []string{"$BACKUP_DIR/replica", "'${BACKUP_DIR}/replica'"} {
+		wantError(t, strings.Replace(yml, "${BACKUP_DIR}/replica", bare, 1), nil, "litestream.yml:6:", "BACKUP_DIR", "not set")
+	}
+	// Set, it expands as before, and the comments' variables stay unread.
+	cfg, err := Parse([]byte(yml), "litestream.yml", envFunc(map[string]string{"BACKUP_DIR": "/mnt/usb"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.DB().Replica.Path; got != "/mnt/usb/replica" {
+		t.Errorf("path = %q", got)
+	}
+	// A # inside quotes is not a comment.
+	wantError(t, strings.Replace(yml, "${BACKUP_DIR}/replica # not $HOME", `"/srv/#1/${BACKUP_DIR}"`, 1), nil, "litestream.yml:6:", "${BACKUP_DIR}")
+	// Load reads the real environment.
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("litestream.yml", []byte(yml), 0o644)
+	t.Setenv("BACKUP_DIR", "")
+	if _, err := Load("litestream.yml"); err == nil || !strings.Contains(err.Error(), "litestream.yml:6: ${BACKUP_DIR}") {
+		t.Errorf("Load with an empty variable: %v", err)
+	}
+}

@@ -43,6 +43,8 @@ func (in *AccommodationInput) validate() error {
 	in.Description = strings.TrimSpace(in.Description)
 	if in.Name == "" {
 		ps.add("name", KeyRequired)
+	} else if !plainText(in.Name, false) {
+		ps.add("name", KeyBadCharacters)
 	} else if len([]rune(in.Name)) > 60 {
 		ps.add("name", KeyTooLong, 60)
 	}
@@ -56,7 +58,9 @@ func (in *AccommodationInput) validate() error {
 	if in.Beds < MinBeds || in.Beds > MaxBeds {
 		ps.add("beds", KeyBedsRange, MinBeds, MaxBeds)
 	}
-	if len([]rune(in.Description)) > 500 {
+	if !plainText(in.Description, true) {
+		ps.add("description", KeyBadCharacters)
+	} else if len([]rune(in.Description)) > 500 {
 		ps.add("description", KeyTooLong, 500)
 	}
 	return ps.err()

@@ -144,11 +144,18 @@ func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, 
 	today := s.Today()
 	var ps problems
 	in.Notes = strings.TrimSpace(in.Notes)
-	if len([]rune(in.Notes)) > MaxNotesRunes {
+	if !plainText(in.Notes, true) {
+		ps.add("notes", KeyBadCharacters)
+	} else if len([]rune(in.Notes)) > MaxNotesRunes {
 		ps.add("notes", KeyTooLong, MaxNotesRunes)
 	}
 	if in.Arrival < today && (old == nil || in.Arrival != old.Arrival) {
 		ps.add("arrival", KeyArrivalPast)
+	}
+	// A booking for the year 9999 would hold its beds for ever. (An edit
+	// may keep an arrival that a shorter horizon set since has passed.)
+	if last := s.LastArrival(); in.Arrival > last && (old == nil || in.Arrival != old.Arrival) {
+		ps.add("arrival", KeyBeyondHorizon, settings.HorizonMonths, last)
 	}
 	datesOK := true
 	if in.Departure <= in.Arrival {
@@ -213,6 +220,55 @@ func (s *Store) checkBooking(ctx context.Context, tx *sql.Tx, in *BookingInput, 
 		}
 	}
 	return ps.err()
+}
+
+// sqlPendingBedNights sums a member's bed-nights still to come in bookings
+// waiting for a decision: persons x nights from today (or the arrival).
+const sqlPendingBedNights = `SELECT CAST(coalesce(sum(i.persons * (julianday(b.departure) - julianday(max(b.arrival, ?)))), 0) AS INTEGER)
+	FROM bookings b JOIN booking_items i ON i.booking_id = b.id
+	WHERE b.user_id = ? AND b.status = 'pending' AND b.departure > ? AND b.id <> ?`
+
+// bedNights is persons x nights of a stay from today on.
+func bedNights(arrival, departure Date, items []Item, today Date) int {
+	nights := int(departure - max(arrival, today))
+	if nights <= 0 {
+		return 0
+	}
+	n := 0
+	for _, it := range items {
+		n += it.Persons * nights
+	}
+	return n
+}
+
+// checkPendingCap keeps one member from blocking the house with requests:
+// the bed-nights of their bookings waiting for a decision, with in
+// (pending after the write), may not exceed the setting. An edit that does
+// not add to them is always fine (the limit may have been lowered since).
+// Administrators decide on bookings themselves and are not limited.
+func (s *Store) checkPendingCap(ctx context.Context, tx *sql.Tx, actor *User, owner int64, in BookingInput, old *Booking) error {
+	limit := s.Settings().MaxPendingBedNights
+	if limit <= 0 || actor.IsAdmin() {
+		return nil
+	}
+	today := s.Today()
+	var exclude int64
+	before := 0
+	if old != nil {
+		exclude = old.ID
+		if old.Status == StatusPending {
+			before = bedNights(old.Arrival, old.Departure, old.Items, today)
+		}
+	}
+	var others int
+	if err := tx.QueryRowContext(ctx, sqlPendingBedNights, today.String(), owner, today.String(), exclude).Scan(&others); err != nil {
+		return err
+	}
+	after := bedNights(in.Arrival, in.Departure, in.Items, today)
+	if others+after > limit && after > before {
+		return &ValidationError{Problems: []Problem{{Field: "items", Key: KeyPendingCap, Args: []any{others + after, limit}}}}
+	}
+	return nil
 }
 
 // tightestNight finds, for one accommodation and the nights [from, to), the
@@ -305,6 +361,9 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 		if err := s.checkBooking(ctx, tx, &in, nil); err != nil {
 			return err
 		}
+		if err := s.checkPendingCap(ctx, tx, actor, actor.ID, in, nil); err != nil {
+			return err
+		}
 		err := s.queryRowTx(ctx, tx, sqlInsertBooking,
 			actor.ID, in.Arrival.String(), in.Departure.String(), in.Notes, now, now).Scan(&id)
 		if err != nil {
@@ -313,7 +372,11 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes))
+		if err := s.addEvent(ctx, tx, id, actor, "created", "", "", snapshotOf(in.Arrival, in.Departure, in.Items, in.Notes)); err != nil {
+			return err
+		}
+		return s.queueBookingMail(ctx, tx, MailBookingCreated, actor, &Booking{ID: id, UserID: actor.ID, UserName: actor.Name,
+			Arrival: in.Arrival, Departure: in.Departure, Notes: in.Notes, Status: StatusPending, Items: in.Items}, nil)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create booking: %w", err)
@@ -370,6 +433,11 @@ func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in Boo
 		if staysChanged && !actor.IsAdmin() {
 			status = StatusPending
 		}
+		if status == StatusPending {
+			if err := s.checkPendingCap(ctx, tx, actor, old.UserID, in, old); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET arrival = ?, departure = ?, notes = ?, status = ?, updated_at = ? WHERE id = ?`,
 			in.Arrival.String(), in.Departure.String(), in.Notes, status, timestamp(s.now()), id); err != nil {
 			return err
@@ -383,7 +451,17 @@ func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in Boo
 		if err := s.insertItems(ctx, tx, id, in.Arrival, in.Departure, in.Items); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, "edited", "", before, after)
+		if err := s.addEvent(ctx, tx, id, actor, "edited", "", before, after); err != nil {
+			return err
+		}
+		// Administrators hear of a member's change that waits for them
+		// again; a change of the notes alone decides nothing.
+		if !staysChanged || status != StatusPending || actor.IsAdmin() {
+			return nil
+		}
+		changed := *old
+		changed.Arrival, changed.Departure, changed.Notes, changed.Status, changed.Items = in.Arrival, in.Departure, in.Notes, status, in.Items
+		return s.queueBookingMail(ctx, tx, MailBookingChanged, actor, &changed, old)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update booking %d: %w", id, err)
@@ -409,6 +487,8 @@ func (s *Store) RejectBooking(ctx context.Context, actor *User, id int64, reason
 	var ps problems
 	if reason == "" {
 		ps.add("reason", KeyRequired)
+	} else if !plainText(reason, true) {
+		ps.add("reason", KeyBadCharacters)
 	} else if len([]rune(reason)) > MaxReasonRune {
 		ps.add("reason", KeyTooLong, MaxReasonRune)
 	}
@@ -439,7 +519,15 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 				return err
 			}
 		}
-		return s.addEvent(ctx, tx, id, actor, status, reason, "", "")
+		if err := s.addEvent(ctx, tx, id, actor, status, reason, "", ""); err != nil {
+			return err
+		}
+		kind := MailBookingAccepted
+		if status == StatusRejected {
+			kind = MailBookingRejected
+		}
+		b.Status, b.Reason = status, reason
+		return s.queueBookingMail(ctx, tx, kind, actor, b, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("%s booking %d: %w", status, id, err)
@@ -468,7 +556,11 @@ func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error 
 		if err := s.freeBeds(ctx, tx, b); err != nil {
 			return err
 		}
-		return s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", "")
+		if err := s.addEvent(ctx, tx, id, actor, StatusCancelled, "", "", ""); err != nil {
+			return err
+		}
+		b.Status = StatusCancelled
+		return s.queueBookingMail(ctx, tx, MailBookingCancelled, actor, b, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel booking %d: %w", id, err)
@@ -531,14 +623,24 @@ func (s *Store) bookingByID(ctx context.Context, q querier, id int64) (*Booking,
 }
 
 // Booking returns one booking for viewer. The family shares one house and
-// sees every stay in the calendar, so any approved member may look at it;
-// what is private (notes, history, actions) is for the caller to hide from
+// sees every stay in the calendar, so any approved member may look at one
+// that holds beds; what is private (notes, history, actions) is for the caller to hide from
 // anyone but the owner and administrators (see MayChange).
 func (s *Store) Booking(ctx context.Context, viewer *User, id int64) (*Booking, error) {
 	if !viewer.CanBook() {
 		return nil, fmt.Errorf("booking %d: %w", id, ErrForbidden)
 	}
-	return s.bookingByID(ctx, s.reader, id)
+	b, err := s.bookingByID(ctx, s.reader, id)
+	if err != nil {
+		return nil, err
+	}
+	// Other members see a stay while it holds beds, as in the calendar. A
+	// rejected or cancelled one is its owner's business: not found, as if
+	// the (sequential) id did not exist.
+	if !b.HoldsBeds() && !b.MayChange(viewer) {
+		return nil, fmt.Errorf("booking %d: %w", id, ErrNotFound)
+	}
+	return b, nil
 }
 
 // MayChange tells whether u may see the private parts of b and change it:

@@ -127,6 +127,8 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		m.beds[a.ID] = a.Beds
 	}
 	users := []*User{f.member, f.user(t, "ben@example.org", RoleMember), f.user(t, "cem@example.org", RoleMember)}
+	// The model knows beds, not the limit on pending requests.
+	f.setLimits(t, 18, 0)
 	const horizon = 20 // all stays fall in the next 20 nights: lots of contention
 
 	randomInput := func() BookingInput {

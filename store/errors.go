@@ -16,6 +16,11 @@ var (
 	// ErrBadCredentials is returned for a wrong email or password alike, so
 	// a caller cannot tell which accounts exist.
 	ErrBadCredentials = errors.New("wrong email or password")
+	// ErrAccountExists: a registration for an email that has an account.
+	// The caller must answer as for a new one (see Register).
+	ErrAccountExists = errors.New("an account with this email exists")
+	// ErrRegistrationsFull: too many accounts wait for approval.
+	ErrRegistrationsFull = errors.New("too many accounts are waiting for approval")
 )
 
 // Problem is one reason a form was refused, tied to the form field it is
@@ -51,6 +56,11 @@ const (
 	KeyBadLanguage     = "bad_language"
 	KeyBadTimeZone     = "bad_time_zone"
 	KeyMaxNightsRange  = "max_nights_range"
+	KeyBeyondHorizon   = "beyond_horizon"
+	KeyPendingCap      = "pending_cap"
+	KeyBadCharacters   = "bad_characters"
+	KeyUserNameTaken   = "user_name_taken"
+	KeyPasswordCommon  = "password_common"
 )
 
 // messages are the English texts, used by Error() for logs and the command
@@ -78,6 +88,11 @@ var messages = map[string]string{
 	KeyBadLanguage:     "is not a supported language",
 	KeyBadTimeZone:     "is not a known time zone",
 	KeyMaxNightsRange:  "must be between %d and %d",
+	KeyBeyondHorizon:   "stays can begin at most %d months ahead, by %s",
+	KeyPendingCap:      "your bookings waiting for a decision would come to %d bed-nights (persons x nights); %d are allowed",
+	KeyBadCharacters:   "contains control or text-direction characters",
+	KeyUserNameTaken:   "someone already has this name (case, accents and look-alike letters do not count)",
+	KeyPasswordCommon:  "is one of the most common passwords, or too simple (repeated or sequential characters)",
 }
 
 // Message is the problem in English.

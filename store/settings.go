@@ -15,18 +15,45 @@ type Settings struct {
 	TimeZone         string
 	MaxNights        int
 	SelfRegistration bool
-	loc              *time.Location
+	// HorizonMonths is how far ahead a stay may begin.
+	HorizonMonths int
+	// MaxPendingBedNights bounds what one member may have waiting for a
+	// decision (persons x nights still to come), so that nobody can
+	// block the house with requests; 0 means no limit.
+	MaxPendingBedNights int
+	// MaxWaitingAccounts bounds the self-registered accounts waiting for
+	// approval: a stranger cannot fill the members list.
+	MaxWaitingAccounts int
+	// HouseFeedOccupiedOnly makes the whole-house calendar feed say only
+	// "occupied", without names and accommodations (see feeds.go).
+	HouseFeedOccupiedOnly bool
+	loc                   *time.Location
 }
 
 // Location is the house's time zone.
 func (s *Settings) Location() *time.Location { return s.loc }
 
-// Limits of MaxNights: a stay of a year would make the per-night check and the
-// calendar meaningless.
+// Input is the settings as a change that changes nothing, for a caller
+// to alter what it means to.
+func (s *Settings) Input() SettingsInput {
+	return SettingsInput{HouseName: s.HouseName, TimeZone: s.TimeZone, MaxNights: s.MaxNights, SelfRegistration: s.SelfRegistration,
+		HorizonMonths: s.HorizonMonths, MaxPendingBedNights: s.MaxPendingBedNights, MaxWaitingAccounts: s.MaxWaitingAccounts}
+}
+
+// Limits and defaults of the settings. A stay of a year would make the
+// per-night check and the calendar meaningless; 18 months ahead covers next
+// summer's holidays; 120 bed-nights is a family of four for a month.
 const (
-	MinMaxNights     = 1
-	MaxMaxNights     = 365
-	defaultMaxNights = 30
+	MinMaxNights               = 1
+	MaxMaxNights               = 365
+	defaultMaxNights           = 30
+	MinHorizonMonths           = 1
+	MaxHorizonMonths           = 120
+	defaultHorizonMonths       = 18
+	MaxMaxPendingBedNights     = 10000
+	defaultMaxPendingBedNights = 120
+	MaxMaxWaitingAccounts      = 1000
+	defaultMaxWaitingAccounts  = 10
 )
 
 // Settings returns the current settings. They are read on every booking, so
@@ -34,7 +61,9 @@ const (
 func (s *Store) Settings() *Settings { return s.settings.Load() }
 
 func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) error {
-	st := &Settings{HouseName: "Gartenhaus", TimeZone: defaultLoc.String(), MaxNights: defaultMaxNights, loc: defaultLoc}
+	st := &Settings{HouseName: "Gartenhaus", TimeZone: defaultLoc.String(), MaxNights: defaultMaxNights,
+		HorizonMonths: defaultHorizonMonths, MaxPendingBedNights: defaultMaxPendingBedNights,
+		MaxWaitingAccounts: defaultMaxWaitingAccounts, loc: defaultLoc}
 	rows, err := s.writer.QueryContext(ctx, `SELECT key, value FROM settings`)
 	if err != nil {
 		return fmt.Errorf("load settings: %w", err)
@@ -62,6 +91,21 @@ func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) err
 			st.MaxNights = n
 		case "self_registration":
 			st.SelfRegistration = v == "1"
+		case "horizon_months", "max_pending_bed_nights", "max_waiting_accounts":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("load settings: %s %q: %w", k, v, err)
+			}
+			switch k {
+			case "horizon_months":
+				st.HorizonMonths = n
+			case "max_pending_bed_nights":
+				st.MaxPendingBedNights = n
+			default:
+				st.MaxWaitingAccounts = n
+			}
+		case houseFeedOccupiedOnlyKey:
+			st.HouseFeedOccupiedOnly = v == "1"
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -71,12 +115,15 @@ func (s *Store) loadSettings(ctx context.Context, defaultLoc *time.Location) err
 	return nil
 }
 
-// SettingsInput is a change of the settings.
+// SettingsInput is a change of the settings (start from Settings.Input).
 type SettingsInput struct {
-	HouseName        string
-	TimeZone         string
-	MaxNights        int
-	SelfRegistration bool
+	HouseName           string
+	TimeZone            string
+	MaxNights           int
+	SelfRegistration    bool
+	HorizonMonths       int
+	MaxPendingBedNights int
+	MaxWaitingAccounts  int
 }
 
 // UpdateSettings validates and stores new settings. Only administrators may.
@@ -88,6 +135,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 	in.HouseName = strings.TrimSpace(in.HouseName)
 	if in.HouseName == "" {
 		ps.add("house_name", KeyRequired)
+	} else if !plainText(in.HouseName, false) {
+		ps.add("house_name", KeyBadCharacters)
 	} else if len([]rune(in.HouseName)) > 100 {
 		ps.add("house_name", KeyTooLong, 100)
 	}
@@ -97,6 +146,15 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 	}
 	if in.MaxNights < MinMaxNights || in.MaxNights > MaxMaxNights {
 		ps.add("max_nights", KeyMaxNightsRange, MinMaxNights, MaxMaxNights)
+	}
+	if in.HorizonMonths < MinHorizonMonths || in.HorizonMonths > MaxHorizonMonths {
+		ps.add("horizon_months", KeyMaxNightsRange, MinHorizonMonths, MaxHorizonMonths)
+	}
+	if in.MaxPendingBedNights < 0 || in.MaxPendingBedNights > MaxMaxPendingBedNights {
+		ps.add("max_pending_bed_nights", KeyMaxNightsRange, 0, MaxMaxPendingBedNights)
+	}
+	if in.MaxWaitingAccounts < 1 || in.MaxWaitingAccounts > MaxMaxWaitingAccounts {
+		ps.add("max_waiting_accounts", KeyMaxNightsRange, 1, MaxMaxWaitingAccounts)
 	}
 	if err := ps.err(); err != nil {
 		return err
@@ -109,6 +167,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 		for k, v := range map[string]string{
 			"house_name": in.HouseName, "time_zone": in.TimeZone,
 			"max_nights": strconv.Itoa(in.MaxNights), "self_registration": self,
+			"horizon_months": strconv.Itoa(in.HorizonMonths), "max_pending_bed_nights": strconv.Itoa(in.MaxPendingBedNights),
+			"max_waiting_accounts": strconv.Itoa(in.MaxWaitingAccounts),
 		} {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
@@ -121,6 +181,13 @@ func (s *Store) UpdateSettings(ctx context.Context, actor *User, in SettingsInpu
 		return fmt.Errorf("update settings: %w", err)
 	}
 	s.settings.Store(&Settings{HouseName: in.HouseName, TimeZone: in.TimeZone, MaxNights: in.MaxNights,
-		SelfRegistration: in.SelfRegistration, loc: loc})
+		SelfRegistration: in.SelfRegistration, HorizonMonths: in.HorizonMonths, MaxPendingBedNights: in.MaxPendingBedNights,
+		MaxWaitingAccounts: in.MaxWaitingAccounts, loc: loc,
+		HouseFeedOccupiedOnly: s.Settings().HouseFeedOccupiedOnly})
 	return nil
+}
+
+// LastArrival is the last day a stay may begin on: HorizonMonths from today.
+func (s *Store) LastArrival() Date {
+	return DateOf(s.Today().Time().AddDate(0, s.Settings().HorizonMonths, 0))
 }

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,13 @@ type Options struct {
 	// Readers is the size of the read-only pool (default 3). Each connection
 	// has its own page cache, so this is a memory knob.
 	Readers int
+	// MaxPageCount caps the database at this many pages (0: SQLite's
+	// default, practically none). Beyond it SQLite refuses writes exactly
+	// as on a full disk, which is how the tests fill the disk.
+	MaxPageCount int
+	// Logger is told when the database file turns out to be damaged and
+	// when its disk is full; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Store is the database. It is safe for concurrent use.
@@ -54,15 +63,25 @@ type Store struct {
 	usersGen    uint64
 
 	integrity atomic.Pointer[IntegrityResult]
+	// damaged and storageFull are what the connections saw, see watch.go.
+	damaged     atomic.Pointer[damage]
+	storageFull atomic.Pointer[time.Time]
+	log         *slog.Logger
 
 	// prepared holds the writer's hot statements by their SQL; it is filled
 	// in Open and only read afterwards.
 	prepared map[string]*sql.Stmt
+
+	// Mail (outbox.go): whether changes queue mail, the transactions that
+	// queued some, and the signal to the sender after one committed.
+	mailOn     atomic.Bool
+	mailTx     sync.Map // *sql.Tx → struct{}
+	mailSignal chan struct{}
 }
 
 // dsn builds the connection string. Pragmas go in the DSN so that every
 // connection of a pool gets them, not just the one a db.Exec happens to use.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, maxPages int) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -77,6 +96,9 @@ func dsn(path string, readOnly bool) string {
 		// A read-then-write transaction begun with plain BEGIN fails with
 		// SQLITE_BUSY_SNAPSHOT under concurrency; BEGIN IMMEDIATE waits.
 		q.Set("_txlock", "immediate")
+		if maxPages > 0 {
+			q.Add("_pragma", fmt.Sprintf("max_page_count(%d)", maxPages))
+		}
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -97,7 +119,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if opt.Readers <= 0 {
 		opt.Readers = 3
 	}
-	writer, err := sql.Open("sqlite", dsn(path, false))
+	s := &Store{path: path, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}, log: opt.Logger,
+		mailSignal: make(chan struct{}, 1)}
+	writer, err := s.openWatched(dsn(path, false, opt.MaxPageCount), true)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -113,14 +137,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", dsn(path, true))
+	reader, err := s.openWatched(dsn(path, true, 0), false)
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	reader.SetMaxOpenConns(opt.Readers)
 	reader.SetMaxIdleConns(opt.Readers)
-	s := &Store{path: path, writer: writer, reader: reader, now: opt.Now, hashSem: make(chan struct{}, 1), users: map[int64]User{}}
+	s.writer, s.reader = writer, reader
 	if s.findSession, err = reader.PrepareContext(ctx, findSessionSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -129,8 +153,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s.prepared = make(map[string]*sql.Stmt, len(writeStatements))
-	for _, q := range writeStatements {
+	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
+	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
 		st, err := writer.PrepareContext(ctx, q)
 		if err != nil {
 			s.Close()
@@ -184,12 +208,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		s.afterCommit(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.afterCommit(tx, false)
 		return err
 	}
 	s.generation.Add(1)
+	s.afterCommit(tx, true)
 	return nil
 }
 

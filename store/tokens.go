@@ -45,13 +45,17 @@ func (s *Store) newToken(ctx context.Context, tx *sql.Tx, purpose string, userID
 }
 
 // tokenUser checks a token and returns the user it belongs to (0 for setup).
+// An invitation is good only for an account still invited, a reset link
+// not for a rejected or disabled one: a link must never undo an
+// administrator's decision.
 func (s *Store) tokenUser(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, token, purpose string) (int64, error) {
 	var uid sql.NullInt64
 	var expires string
-	err := q.QueryRowContext(ctx, `SELECT user_id, expires_at FROM tokens WHERE hash = ? AND purpose = ?`,
-		hashToken(token), purpose).Scan(&uid, &expires)
+	var state sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT t.user_id, t.expires_at, u.state FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ? AND t.purpose = ?`, hashToken(token), purpose).Scan(&uid, &expires, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrTokenInvalid
 	}
@@ -60,6 +64,16 @@ func (s *Store) tokenUser(ctx context.Context, q interface {
 	}
 	if !s.now().Before(parseTimestamp(expires)) {
 		return 0, ErrTokenInvalid
+	}
+	switch purpose {
+	case PurposeInvite:
+		if state.String != StateInvited {
+			return 0, ErrTokenInvalid
+		}
+	case PurposeReset:
+		if state.String == StateRejected || state.String == StateDisabled || state.String == StateInvited {
+			return 0, ErrTokenInvalid
+		}
 	}
 	return uid.Int64, nil
 }
@@ -106,9 +120,7 @@ func (s *Store) CheckSetupToken(ctx context.Context, token string) error {
 func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*User, error) {
 	in.Role, in.State = RoleAdmin, StateApproved
 	ps := validateUser(&in)
-	if len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
-	}
+	checkNewPassword(&ps, in.Password)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
@@ -119,6 +131,9 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*U
 	var id int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := s.tokenUser(ctx, tx, token, PurposeSetup); err != nil {
+			return err
+		}
+		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
 			return err
 		}
 		now := timestamp(s.now())
@@ -142,6 +157,10 @@ func (s *Store) CompleteSetup(ctx context.Context, token string, in NewUser) (*U
 // Because an administrator invited them, the member is approved as soon as
 // they choose a password.
 func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *User, error) {
+	return s.invite(ctx, actor, in, false)
+}
+
+func (s *Store) invite(ctx context.Context, actor *User, in NewUser, byMail bool) (string, *User, error) {
 	if !actor.IsAdmin() {
 		return "", nil, fmt.Errorf("invite: %w", ErrForbidden)
 	}
@@ -152,14 +171,19 @@ func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *U
 	var token string
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := checkNameFree(ctx, tx, in.Name, 0); err != nil {
+			return err
+		}
 		now := timestamp(s.now())
 		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, language, created_at, updated_at)
 			VALUES (?, ?, ?, 'invited', ?, ?, ?) RETURNING id`, in.Email, in.Name, in.Role, in.Language, now, now).Scan(&id); err != nil {
 			return err
 		}
 		var err error
-		token, err = s.newToken(ctx, tx, PurposeInvite, id, InviteTTL)
-		return err
+		if token, err = s.newToken(ctx, tx, PurposeInvite, id, InviteTTL); err != nil || !byMail {
+			return err
+		}
+		return s.queueInvitation(ctx, tx, actor, id, token, InviteTTL)
 	})
 	if isUniqueViolation(err) {
 		return "", nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
@@ -174,15 +198,15 @@ func (s *Store) Invite(ctx context.Context, actor *User, in NewUser) (string, *U
 // RenewInvitation makes a new link for an invited account that has not
 // joined yet (the old link may have expired or got lost).
 func (s *Store) RenewInvitation(ctx context.Context, actor *User, userID int64) (string, error) {
-	return s.linkFor(ctx, actor, userID, PurposeInvite, InviteTTL)
+	return s.linkFor(ctx, actor, userID, PurposeInvite, InviteTTL, false)
 }
 
 // NewResetLink makes a password reset link for a member who forgot theirs.
 func (s *Store) NewResetLink(ctx context.Context, actor *User, userID int64) (string, error) {
-	return s.linkFor(ctx, actor, userID, PurposeReset, ResetTTL)
+	return s.linkFor(ctx, actor, userID, PurposeReset, ResetTTL, false)
 }
 
-func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose string, ttl time.Duration) (string, error) {
+func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose string, ttl time.Duration, byMail bool) (string, error) {
 	if !actor.IsAdmin() {
 		return "", fmt.Errorf("%s link: %w", purpose, ErrForbidden)
 	}
@@ -203,8 +227,10 @@ func (s *Store) linkFor(ctx context.Context, actor *User, userID int64, purpose 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND purpose = ?`, userID, purpose); err != nil {
 			return err
 		}
-		token, err = s.newToken(ctx, tx, purpose, userID, ttl)
-		return err
+		if token, err = s.newToken(ctx, tx, purpose, userID, ttl); err != nil || !byMail {
+			return err
+		}
+		return s.queueInvitation(ctx, tx, actor, userID, token, ttl)
 	})
 	if err != nil {
 		return "", fmt.Errorf("%s link for user %d: %w", purpose, userID, err)
@@ -222,10 +248,11 @@ func (s *Store) TokenUser(ctx context.Context, token, purpose string) (*User, er
 }
 
 // UseLink sets the password of the link's account and uses the link up. An
-// invitation also approves the account; a reset keeps its state.
+// invitation also approves the account; a reset keeps its state and ends
+// every session of the account (whoever else was logged in is out).
 func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*User, error) {
-	if len([]rune(password)) < MinPasswordLength {
-		return nil, &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	if err := newPasswordError(password); err != nil {
+		return nil, err
 	}
 	hash, err := s.HashPassword(password)
 	if err != nil {
@@ -244,6 +271,14 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET `+set+`, updated_at = ? WHERE id = ?`, hash, timestamp(s.now()), id); err != nil {
 			return err
 		}
+		if err := revokeSessions(ctx, tx, id); err != nil {
+			return err
+		}
+		if purpose == PurposeInvite {
+			if err := s.queueMemberMail(ctx, tx, MailMemberJoined, id); err != nil {
+				return err
+			}
+		}
 		return deleteToken(ctx, tx, token)
 	})
 	if err != nil {
@@ -253,20 +288,60 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 }
 
 // Register creates an account that waits for an administrator's approval,
-// when self-registration is on.
+// when self-registration is on and fewer than MaxWaitingAccounts wait
+// (else ErrRegistrationsFull). For an email that has an account it returns
+// ErrAccountExists, after the same work (the password is hashed either
+// way), so that a caller can answer as for a new account: a registration
+// form must not tell strangers who has an account.
 func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 	if !s.Settings().SelfRegistration {
 		return nil, fmt.Errorf("register: %w", ErrForbidden)
 	}
 	in.Role, in.State = RoleMember, StateRegistered
 	ps := validateUser(&in)
-	if len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
-	}
+	checkNewPassword(&ps, in.Password)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	return s.CreateUser(ctx, in)
+	u, err := s.createUser(ctx, in, func(tx *sql.Tx) error {
+		var waiting int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state IN ('registered', 'verified')`).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting >= s.Settings().MaxWaitingAccounts {
+			return ErrRegistrationsFull
+		}
+		return nil
+	})
+	// A taken email is never a problem shown to the stranger: alone it is
+	// ErrAccountExists, beside others it is left out.
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		var rest problems
+		for _, p := range ve.Problems {
+			if p.Key != KeyEmailTaken {
+				rest = append(rest, p)
+			}
+		}
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("register: %w", ErrAccountExists)
+		}
+		return nil, rest.err()
+	}
+	return u, err
+}
+
+// RegistrationOpen tells whether a registration could succeed now: on,
+// and room among the accounts waiting for approval.
+func (s *Store) RegistrationOpen(ctx context.Context) (bool, error) {
+	if !s.Settings().SelfRegistration {
+		return false, nil
+	}
+	var waiting int
+	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state IN ('registered', 'verified')`).Scan(&waiting); err != nil {
+		return false, fmt.Errorf("registration open: %w", err)
+	}
+	return waiting < s.Settings().MaxWaitingAccounts, nil
 }
 
 // DeleteExpiredTokens removes links that can no longer be used.

@@ -8,6 +8,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Roles and states of a user.
@@ -77,30 +79,71 @@ func validEmail(s string) bool {
 func validateUser(in *NewUser) problems {
 	var ps problems
 	in.Email = strings.TrimSpace(in.Email)
-	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Email == "":
 		ps.add("email", KeyRequired)
 	case len(in.Email) > 254 || !validEmail(in.Email):
 		ps.add("email", KeyBadEmail)
 	}
-	if in.Name == "" {
-		ps.add("name", KeyRequired)
-	} else if len([]rune(in.Name)) > 100 {
-		ps.add("name", KeyTooLong, 100)
-	}
+	validateName(&ps, &in.Name)
 	if in.Role != RoleMember && in.Role != RoleAdmin {
 		ps.add("role", KeyBadRole)
 	}
-	if in.Language != "" && in.Language != "de" && in.Language != "en" {
+	validateLanguage(&ps, in.Language)
+	return ps
+}
+
+// validateName checks a display name and brings it into its stored form
+// (trimmed, composed accents).
+func validateName(ps *problems, name *string) {
+	*name = norm.NFC.String(strings.TrimSpace(*name))
+	switch {
+	case *name == "":
+		ps.add("name", KeyRequired)
+	case !plainText(*name, false):
+		ps.add("name", KeyBadCharacters)
+	case len([]rune(*name)) > 100:
+		ps.add("name", KeyTooLong, 100)
+	}
+}
+
+func validateLanguage(ps *problems, lang string) {
+	if lang != "" && lang != "de" && lang != "en" {
 		ps.add("language", KeyBadLanguage)
 	}
-	return ps
+}
+
+// checkNameFree refuses a display name that another account has, ignoring
+// case, accents and look-alike letters (nameKey), so that nobody can pass
+// for another member. Rejected accounts hold no name. Run it in the write
+// transaction, so two accounts cannot take one name at once.
+func checkNameFree(ctx context.Context, tx *sql.Tx, name string, except int64) error {
+	key := nameKey(name)
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM users WHERE id <> ? AND state <> 'rejected'`, except)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var other string
+		if err := rows.Scan(&other); err != nil {
+			return err
+		}
+		if nameKey(other) == key {
+			return &ValidationError{Problems: []Problem{{Field: "name", Key: KeyUserNameTaken}}}
+		}
+	}
+	return rows.Err()
 }
 
 // CreateUser adds an account. It is the low-level entry used by the command
 // line and by the invitation and setup flows.
 func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	return s.createUser(ctx, in, nil)
+}
+
+// createUser is CreateUser with a check that runs first in its transaction.
+func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) error) (*User, error) {
 	ps := validateUser(&in)
 	valid := false
 	for _, st := range UserStates {
@@ -109,8 +152,8 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if !valid {
 		return nil, fmt.Errorf("create user: unknown state %q", in.State)
 	}
-	if in.Password != "" && len([]rune(in.Password)) < MinPasswordLength {
-		ps.add("password", KeyPasswordShort, MinPasswordLength)
+	if in.Password != "" {
+		checkNewPassword(&ps, in.Password)
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -125,9 +168,38 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	now := timestamp(s.now())
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
+		// Both a taken name and a taken email, so the form shows both.
+		var ps problems
+		var ve *ValidationError
+		if err := checkNameFree(ctx, tx, in.Name, 0); errors.As(err, &ve) {
+			ps = append(ps, ve.Problems...)
+		} else if err != nil {
+			return err
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email = ?`, in.Email).Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 0 {
+			ps.add("email", KeyEmailTaken)
+		}
+		if err := ps.err(); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id)
+			in.Email, in.Name, in.Role, in.State, hash, in.Language, now, now).Scan(&id); err != nil {
+			return err
+		}
+		if in.State == StateRegistered {
+			return s.queueMemberMail(ctx, tx, MailMemberWaiting, id)
+		}
+		return nil
 	})
 	if isUniqueViolation(err) {
 		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
@@ -242,25 +314,44 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	return s.User(ctx, id)
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password and ends all their sessions: after
+// a lost phone, the new password must also lock out whoever has the phone.
+// The caller renews the token of the session making the change to keep it.
 func (s *Store) SetPassword(ctx context.Context, userID int64, password string) error {
-	if len([]rune(password)) < MinPasswordLength {
-		return &ValidationError{Problems: []Problem{{Field: "password", Key: KeyPasswordShort, Args: []any{MinPasswordLength}}}}
+	if err := newPasswordError(password); err != nil {
+		return err
 	}
 	hash, err := s.HashPassword(password)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	return s.updateUser(ctx, userID, `password_hash = ?`, hash)
+	return s.updateUser(ctx, userID, revoking(ctx, userID), `password_hash = ?`, hash)
 }
 
-// UpdateProfile changes what a user may change about themselves.
+// UpdateProfile changes what a user may change about themselves. A new
+// name must be free; an unchanged one is kept as it is, even one that
+// would not pass today's rules (a language switch must not fail on it).
 func (s *Store) UpdateProfile(ctx context.Context, userID int64, name, language string) error {
-	in := NewUser{Email: "x@example.org", Name: name, Role: RoleMember, Language: language}
-	if err := validateUser(&in).err(); err != nil {
+	cur, err := s.User(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("update profile: %w", err)
+	}
+	var ps problems
+	changed := strings.TrimSpace(name) != cur.Name
+	if changed {
+		validateName(&ps, &name)
+	} else {
+		name = cur.Name
+	}
+	validateLanguage(&ps, language)
+	if err := ps.err(); err != nil {
 		return err
 	}
-	return s.updateUser(ctx, userID, `name = ?, language = ?`, in.Name, in.Language)
+	var check func(*sql.Tx) error
+	if changed {
+		check = func(tx *sql.Tx) error { return checkNameFree(ctx, tx, name, userID) }
+	}
+	return s.updateUser(ctx, userID, check, `name = ?, language = ?`, name, language)
 }
 
 // SetUserState moves an account (approve, reject, disable, enable). Only
@@ -274,11 +365,28 @@ func (s *Store) SetUserState(ctx context.Context, actor *User, userID int64, sta
 		return fmt.Errorf("set user state: not on yourself: %w", ErrConflict)
 	}
 	switch state {
-	case StateApproved, StateRejected, StateDisabled:
+	case StateApproved:
+		return s.approveUser(ctx, actor, userID)
+	case StateRejected, StateDisabled:
 	default:
 		return fmt.Errorf("set user state %q: %w", state, ErrInvalid)
 	}
-	return s.updateUser(ctx, userID, `state = ?`, state)
+	return s.updateUser(ctx, userID, func(tx *sql.Tx) error { return stateChanged(ctx, tx, userID, state) }, `state = ?`, state)
+}
+
+// stateChanged does what goes with every change of an account's state, in
+// its transaction. A rejected or disabled account is out at once, not on
+// its next request; an approval keeps the waiting member's session. Every
+// state change voids the account's links: an old invitation must not
+// approve an account an administrator has disabled since.
+func stateChanged(ctx context.Context, tx *sql.Tx, userID int64, state string) error {
+	if state != StateApproved {
+		if err := revokeSessions(ctx, tx, userID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID)
+	return err
 }
 
 // SetUserRole makes a user a member or an administrator.
@@ -292,10 +400,13 @@ func (s *Store) SetUserRole(ctx context.Context, actor *User, userID int64, role
 	if role != RoleMember && role != RoleAdmin {
 		return fmt.Errorf("set user role %q: %w", role, ErrInvalid)
 	}
-	return s.updateUser(ctx, userID, `role = ?`, role)
+	// Sessions carry the role they were made with: the user logs in anew.
+	return s.updateUser(ctx, userID, revoking(ctx, userID), `role = ?`, role)
 }
 
-func (s *Store) updateUser(ctx context.Context, userID int64, set string, args ...any) error {
+// updateUser changes one user; then, when the user exists, runs also in
+// the same transaction.
+func (s *Store) updateUser(ctx context.Context, userID int64, also func(*sql.Tx) error, set string, args ...any) error {
 	args = append(args, timestamp(s.now()), userID)
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -303,8 +414,10 @@ func (s *Store) updateUser(ctx context.Context, userID int64, set string, args .
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil || n == 0 || also == nil {
+			return err
+		}
+		return also(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", userID, err)
@@ -313,4 +426,9 @@ func (s *Store) updateUser(ctx context.Context, userID int64, set string, args .
 		return fmt.Errorf("update user %d: %w", userID, ErrNotFound)
 	}
 	return nil
+}
+
+// revoking is updateUser's also for changes that end the user's sessions.
+func revoking(ctx context.Context, userID int64) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error { return revokeSessions(ctx, tx, userID) }
 }
