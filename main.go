@@ -122,6 +122,8 @@ Flags (upgrade):
   -restore-backup          with -rollback, when the newer version migrated the
                            database: back to the copy made before the upgrade
                            (the database of now is set aside, not deleted)
+  -put-back FILE           the rollback's own step, which it runs with the
+                           older binary: make this copy the database again
 Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   the house's time zone, or RFC 3339 (2026-11-20T18:00:00+01:00). A restore
   gives every change replicated up to and including that second.

@@ -30,6 +30,7 @@ type upgradeFlags struct {
 	unit      string
 	rollback  bool
 	restore   bool
+	putBack   string
 }
 
 // cmdUpgrade replaces the installed binary with a new one and restarts the
@@ -66,11 +67,14 @@ func cmdUpgrade(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.unit, "unit", "booking.service", "the service's unit")
 	fs.BoolVar(&f.rollback, "rollback", false, "go back to the binary from before the last upgrade")
 	fs.BoolVar(&f.restore, "restore-backup", false, "with --rollback: also go back to the database copied before the upgrade when the newer version has migrated it")
+	fs.StringVar(&f.putBack, "put-back", "", "the rollback's own step, run with the older binary as the data's owner: make this copy the database again")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		return usageError(fmt.Sprintf("%v; see \"booking help\"", err))
 	}
 	switch {
+	case f.putBack != "":
+		return putBack(ctx, &f.common, f.putBack, stdout)
 	case f.rollback && fs.NArg() != 0:
 		return usageError("upgrade --rollback takes no binary")
 	case !f.rollback && fs.NArg() != 1:
@@ -319,12 +323,29 @@ func (u *upgrader) restoreOld(ctx context.Context, rec *upgradeRecord, stop bool
 }
 
 // putBackDatabase makes the pre-upgrade copy the database again; the
-// migrated one moves aside. Files it makes go to the data's owner.
+// migrated one moves aside. The binary in place by now is the older one:
+// it does this (as the data's owner), because opening the database with the
+// newer one's store would migrate the copy straight back.
 func (u *upgrader) putBackDatabase(ctx context.Context, copyPath string) error {
 	if copyPath == "" {
 		return errors.New("there is no copy of the database from before the upgrade")
 	}
-	lock, err := backup.LockDatabase(u.dbPath, "upgrade")
+	out, err := u.asOwner(ctx, u.f.bin, "upgrade", "-config", u.cfgPath, "-put-back", copyPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(u.out, out)
+	return nil
+}
+
+// putBack is "booking upgrade -put-back COPY": the database lock proves
+// the server is stopped.
+func putBack(ctx context.Context, c *common, copyPath string, stdout io.Writer) error {
+	s, err := c.load()
+	if err != nil {
+		return err
+	}
+	lock, err := backup.LockDatabase(s.dbPath, "upgrade")
 	if err != nil {
 		return err
 	}
@@ -333,14 +354,7 @@ func (u *upgrader) putBackDatabase(ctx context.Context, copyPath string) error {
 	if err != nil {
 		return err
 	}
-	if u.owner != nil {
-		for _, p := range []string{u.dbPath, u.dbPath + "-wal", u.dbPath + "-shm", u.dbPath + ".lock", aside} {
-			if err := os.Chown(p, int(u.owner.Uid), int(u.owner.Gid)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	fmt.Fprintf(u.out, "  the migrated database is in %s\n", aside)
+	fmt.Fprintf(stdout, "  the migrated database is in %s\n", aside)
 	return nil
 }
 
