@@ -247,7 +247,7 @@ var catalog = map[string][2]string{
 	"backups.no_validation":   {"keine", "none"},
 	"backups.error":           {"Fehler", "Errors"},
 	"backups.no_error":        {"keine", "none"},
-	"backups.same_card":       {"Achtung: Eine Sicherung auf derselben SD-Karte schützt nicht, wenn die Karte kaputtgeht. Die README zeigt, wie man auf einen USB-Stick, ein NAS oder S3 sichert.", "Note: a replica on the same SD card does not help when the card dies. The README shows how to replicate to a USB disk, a NAS or S3."},
+	"backups.same_card":       {"Achtung: Die Sicherung liegt auf demselben Datenträger wie die Datenbank. Sie hilft bei Fehlbedienung, aber nicht, wenn die SD-Karte kaputtgeht. Die README zeigt, wie man auf einen USB-Stick, ein NAS oder S3 sichert.", "Warning: the replica is on the same disk as the database. It undoes mistakes but does not help when the SD card dies. The README shows how to replicate to a USB disk, a NAS or S3."},
 	"backups.disabled":        {"Die Replikation ist ausgeschaltet.", "Replication is off."},
 	"backups.database":        {"Datenbank", "Database"},
 	"backups.database_ok":     {"Die Datenbank ist in Ordnung.", "The database is fine."},
