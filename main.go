@@ -65,12 +65,21 @@ Usage:
                                    exits 1 when the backup is stale or broken
   booking backup -o FILE           a consistent copy of the database, safe while
                                    the server runs
-  booking version                  print the version
+  booking check-config [--replica-dir]
+                                   read the config; say where the database and
+                                   the replica are and whether they share a disk
+  booking upgrade NEW-BINARY       replace the installed binary and restart the
+                                   service; back to the old one (and its
+                                   database) when the new one is not healthy
+  booking upgrade --rollback       go back to the binary before the last upgrade
+  booking version                  print the version, Go version, target and
+                                   database schema
   booking help                     this text
 
 Flags (all commands):
   -config FILE   replication config in Litestream's schema; its dbs[0].path is
-                 the database (default litestream.yml)
+                 the database (default litestream.yml, or where there is none,
+                 /etc/booking/litestream.yml)
   -tz ZONE       the house's time zone until set on the settings page; restore
                  times are read and shown in it (default Europe/Berlin)
 Flags (serve):
@@ -100,6 +109,21 @@ Flags (serve, HTTPS; see the README's "HTTPS"):
                            off otherwise)
   -hsts-preload            add "preload" to the HSTS header
   With HTTPS, -addr defaults to :443.
+Flags (upgrade):
+  -bin PATH                the installed binary (default /usr/local/bin/booking)
+  -url URL                 where the service answers on this machine, for
+                           /health/detailed (default http://127.0.0.1:8080)
+  -timeout DUR             how long the new version has to become healthy
+                           (default 1m)
+  -systemctl CMD           stops and starts the service as "CMD stop UNIT",
+                           "CMD start UNIT" (default systemctl)
+  -unit UNIT               the service (default booking.service)
+  -rollback                back to the binary before the last upgrade
+  -restore-backup          with -rollback, when the newer version migrated the
+                           database: back to the copy made before the upgrade
+                           (the database of now is set aside, not deleted)
+  -put-back FILE           the rollback's own step, which it runs with the
+                           older binary: make this copy the database again
 Times (restore --timestamp): "2026-11-20 18:00" or "2026-11-20 18:00:05" in
   the house's time zone, or RFC 3339 (2026-11-20T18:00:00+01:00). A restore
   gives every change replicated up to and including that second.
@@ -149,8 +173,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVerifyBackup(ctx, args, stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args, stdout, stderr)
+	case "upgrade":
+		err = cmdUpgrade(ctx, args, stdout)
+	case "check-config":
+		err = cmdCheckConfig(ctx, args, stdout)
 	case "version":
-		fmt.Fprintln(stdout, "booking", buildVersion())
+		cmdVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -198,8 +226,23 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "litestream.yml", "replication config (Litestream's schema)")
+	fs.StringVar(&c.config, "config", defaultConfig(), "replication config (Litestream's schema)")
 	fs.StringVar(&c.tz, "tz", "Europe/Berlin", "the house's time zone")
+}
+
+// installedConfig is where deploy/install.sh puts the config.
+const installedConfig = "/etc/booking/litestream.yml"
+
+// defaultConfig is litestream.yml in the working directory, as "go run ."
+// and the Litestream CLI use it, else the installed one: on the Pi
+// "sudo -u booking booking restore-points" then needs no -config.
+func defaultConfig() string {
+	if _, err := os.Stat("litestream.yml"); err != nil {
+		if _, err := os.Stat(installedConfig); err == nil {
+			return installedConfig
+		}
+	}
+	return "litestream.yml"
 }
 
 // parseFlags parses args into fs; every error is a usage error in one line

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -85,6 +86,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return logged(logger, "cannot start", err)
 	}
 	db, err := openReplicated(ctx, s, logger)
+	var newer *store.NewerSchemaError
+	if errors.As(err, &newer) {
+		return logged(logger, "cannot start: the database was migrated by a newer version of booking", err,
+			"database_schema", newer.Database, "this_version", buildVersion(), "this_schema", newer.Known,
+			"fix", "start the newer version again, or go back to the version before the upgrade together with its database: sudo booking upgrade --rollback")
+	}
 	if err != nil {
 		return logged(logger, "cannot start", err)
 	}
@@ -195,6 +202,10 @@ func openReplicated(ctx context.Context, s *instance, logger *slog.Logger) (_ *r
 	}
 	guardCtx, stopGuard := context.WithCancel(context.Background())
 	go haltOnDamage(guardCtx, st, rep)
+	if rep.Status().SameDevice {
+		logger.Warn("the replica is on the same disk as the database: it undoes mistakes but dies with the SD card. Point it at a USB disk, a NAS (SFTP) or S3 (see the README)",
+			"db", s.dbPath, "replica", rc.Location)
+	}
 	return &replicatedDB{lock: lock, store: st, rep: rep, replica: rc.Location, stopGuard: stopGuard}, nil
 }
 
@@ -295,7 +306,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 		return logged(logger, "cannot start", err)
 	}
 	// Listening comes first: without -base-url, links point at the port.
-	ln, err := net.Listen("tcp", f.addr)
+	ln, from, err := listen(f.addr)
 	if err != nil {
 		return logged(logger, "cannot listen", err, "addr", f.addr)
 	}
@@ -349,7 +360,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 		srv.Close()
 		return logged(logger, "cannot listen", err, "addr", f.tls.httpAddr)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "https", web.on(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
+	logger.Info("serving", "addr", ln.Addr().String(), "listener", from, "https", web.on(), "db", db.store.Path(), "replica", db.replica, "version", buildVersion(),
 		"startup", time.Since(started).Round(100*time.Microsecond))
 	web.fetchCertificate(ctx, logger)
 

@@ -130,6 +130,7 @@ type Replication struct {
 	closed        bool
 	closeErr      error
 	closeFinished chan struct{}
+	sameDevice    bool
 }
 
 // StartReplication starts replicating the database at dbPath, which the
@@ -157,6 +158,7 @@ func StartReplication(ctx context.Context, dbPath string, cfg ReplicaConfig) (*R
 	for _, reason := range ErrorReasons {
 		r.errors[reason] = 0
 	}
+	r.sameDevice, _ = OnSameDevice(dbPath, cfg) // a folder it cannot stat fails the first sync, said there
 	r.log = slog.New(&recordingHandler{inner: cfg.logger().Handler(), rec: r}).With("component", "litestream")
 
 	r.db = litestream.NewDB(dbPath)
@@ -394,7 +396,7 @@ func (r *Replication) validate(ctx context.Context) {
 // Status is a snapshot of the replication's state. It does no I/O, so the
 // pages, health checks and metrics may call it as often as they like.
 func (r *Replication) Status() ReplicationStatus {
-	st := ReplicationStatus{Type: r.cfg.Type, Location: r.cfg.Location, LastSync: r.db.LastSuccessfulSyncAt()}
+	st := ReplicationStatus{Type: r.cfg.Type, Location: r.cfg.Location, LastSync: r.db.LastSuccessfulSyncAt(), SameDevice: r.sameDevice}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.LastError, st.LastErrorAt = r.lastError, r.lastErrorAt

@@ -310,7 +310,7 @@ func TestReplicationStatus(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if st.Type != "file" || !strings.Contains(st.Location, "replica") || st.LastError != "" {
+	if st.Type != "file" || !strings.Contains(st.Location, "replica") || st.LastError != "" || !st.SameDevice {
 		t.Errorf("status: %+v", st)
 	}
 	if !st.RestoreWindow || st.WindowStart.After(st.WindowEnd) || time.Since(st.WindowEnd) > 10*time.Second {

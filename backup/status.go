@@ -26,4 +26,7 @@ type ReplicationStatus struct {
 	WindowEnd     time.Time
 	Validation    string // result of the last validation, "" if none yet
 	ValidationAt  time.Time
+	// SameDevice: the replica is a folder on the database's own file
+	// system, so it undoes mistakes but dies with the SD card.
+	SameDevice bool
 }

@@ -1,6 +1,9 @@
-// Package deploy holds the monitoring kit: Prometheus scrape config, alert
-// rules with their unit tests, and the Grafana dashboard. This test runs the
-// kit's own checks (promtool) as part of go test.
+// Package deploy holds what runs the server on the Pi and watches it: the
+// release and install scripts, the systemd units, fail2ban, and the
+// monitoring kit (Prometheus scrape config, alert rules with their unit
+// tests, the Grafana dashboard). Its tests run the kit's own checks
+// (promtool), the installer into a temporary root and systemd's review of
+// the units.
 package deploy
 
 import (

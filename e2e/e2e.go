@@ -5,12 +5,14 @@
 //
 // This file is the part of that harness that tests elsewhere need too (the
 // handlers' Prometheus, promtool and Chromium tests, the monitoring kit's
-// checks): one rule for a missing tool, a free loopback port, and a log
-// buffer a test can read while a process or a logger writes to it.
+// checks): one rule for a missing tool, a free loopback port, a log
+// buffer a test can read while a process or a logger writes to it, and the
+// damage a power cut or a failing SD card does to a database file.
 package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -65,3 +67,20 @@ func (l *LogBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *LogBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// CorruptPage writes random bytes over page n (4096-byte pages) of a
+// closed database file, as the dd did: page 2 is the users table.
+func CorruptPage(tb testing.TB, path string, n int) {
+	tb.Helper()
+	b := make([]byte, 4096)
+	rand.Read(b)
+	b[0] = 0 // no b-tree page starts like this
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, int64(n-1)*4096); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -170,23 +169,6 @@ func checkpoint(t *testing.T, path string) {
 	}
 }
 
-// corruptPage writes random bytes over page n of a database file (4096-byte
-// pages), as the issue did with dd; page 2 is the users table.
-func corruptPage(t *testing.T, path string, n int) {
-	t.Helper()
-	b := make([]byte, 4096)
-	rand.Read(b)
-	b[0] = 0 // no b-tree page starts like this
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, int64(n-1)*4096); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func pretty(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
@@ -213,7 +195,7 @@ func TestDamagedDatabaseAtStart(t *testing.T) {
 	srv.stop()
 	want := bookingStatuses(t, s.dbPath())
 	checkpoint(t, s.dbPath())
-	corruptPage(t, s.dbPath(), 2)
+	CorruptPage(t, s.dbPath(), 2)
 
 	srv = s.start()
 	code, det := srv.getJSON("/health/detailed")

@@ -255,7 +255,7 @@ func (a *app) showRegister(w http.ResponseWriter, r *http.Request) error {
 
 // register creates an account that waits for approval. It answers the
 // same for an address that has an account (the owner keeps their
-// password; mail will tell them, once the server sends mail): a redirect
+// password, and with mail on the store tells them by mail): a redirect
 // to the login page with one message, and no session either way. Every
 // registration counts against the client's attempts.
 func (a *app) register(w http.ResponseWriter, r *http.Request) error {

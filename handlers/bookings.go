@@ -21,9 +21,47 @@ type bookingFormPage struct {
 	// chosen dates (Known false when the dates are not usable yet).
 	Choices     []choice
 	Known       bool
+	From, To    store.Date // the chosen nights, when Known
 	MaxNights   int
 	LastArrival store.Date // the booking horizon
 	Action      string
+	// Checked: the page answers "show free beds" (without JavaScript), so
+	// it says that nothing is booked yet.
+	Checked bool
+}
+
+// Nights is the number of nights chosen, when Known.
+func (p *bookingFormPage) Nights() int { return int(p.To - p.From) }
+
+// Summary lists the form's errors in the order of its fields, each with
+// the id of the field it leads to, for the summary at the top.
+func (p *bookingFormPage) Summary() []fieldError {
+	var out []fieldError
+	seen := map[string]bool{}
+	add := func(key, field string) {
+		if text, ok := p.Errors[key]; ok && !seen[key] {
+			seen[key] = true
+			out = append(out, fieldError{Field: field, Text: text})
+		}
+	}
+	add("arrival", "arrival")
+	add("departure", "departure")
+	add("items", "where")
+	for _, c := range p.Choices {
+		id := strconv.FormatInt(c.Acc.ID, 10)
+		add("items."+id, "persons-"+id)
+	}
+	add("notes", "notes")
+	// Anything else (an accommodation that is gone) belongs to the choices.
+	keys := make([]string, 0, len(p.Errors))
+	for k := range p.Errors {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		add(k, "where")
+	}
+	return out
 }
 
 type choice struct {
@@ -63,7 +101,7 @@ func (a *app) fillChoices(r *http.Request, p *bookingFormPage, exclude int64) er
 		if err != nil {
 			return err
 		}
-		p.Known = true
+		p.Known, p.From, p.To = true, arr, dep
 	}
 	p.Choices = p.Choices[:0]
 	for _, acc := range accs {
@@ -88,7 +126,8 @@ func (a *app) renderBookingForm(w http.ResponseWriter, r *http.Request, status i
 }
 
 func (a *app) showNewBooking(w http.ResponseWriter, r *http.Request) error {
-	p := &bookingFormPage{Action: "/bookings", Form: formFromQuery(r.URL.Query())}
+	q := r.URL.Query()
+	p := &bookingFormPage{Action: "/bookings", Form: formFromQuery(q), Checked: q.Has("check")}
 	if p.Form.Arrival == "" {
 		p.Form.Arrival = a.store.Today().String()
 	}
@@ -164,6 +203,7 @@ type bookingPage struct {
 	base
 	Booking   *store.Booking
 	Private   bool // the viewer is the owner or an administrator
+	Owner     bool // the viewer's own booking
 	Events    []store.Event
 	CanEdit   bool
 	CanCancel bool
@@ -182,7 +222,7 @@ func (a *app) loadBookingPage(r *http.Request) (*bookingPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &bookingPage{Booking: b, Private: b.MayChange(u)}
+	p := &bookingPage{Booking: b, Private: b.MayChange(u), Owner: b.UserID == u.ID}
 	if !p.Private {
 		// Other members see the stay as in the calendar, nothing more.
 		b.Notes, b.Reason = "", ""
@@ -233,6 +273,7 @@ func (a *app) showEditBooking(w http.ResponseWriter, r *http.Request) error {
 	// far in the query: show that, not the stored booking.
 	if q := r.URL.Query(); q.Has("arrival") {
 		p.Form = formFromQuery(q)
+		p.Checked = q.Has("check")
 	}
 	return a.renderBookingForm(w, r, http.StatusOK, p, b.ID)
 }

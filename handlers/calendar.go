@@ -56,10 +56,33 @@ type calEntry struct {
 	Arrives        bool
 }
 
+// agendaItem is one line of the month as a list (the phone's view): a stay,
+// or a stretch of nights nobody has booked.
+type agendaItem struct {
+	Stay *agendaStay
+	// A gap: the nights From..To-1 are free; BookFrom, when set, is the
+	// first of them that can still be booked.
+	From, To, BookFrom store.Date
+}
+
+// Nights is the length of a gap.
+func (it agendaItem) Nights() int { return int(it.To - it.From) }
+
+type agendaStay struct {
+	ID                 int64
+	Name               string
+	Arrival, Departure store.Date
+	Nights             int
+	Items              []store.Item
+	Status             string
+	Pending            bool
+}
+
 type calendarBody struct {
 	Month    store.Date
 	Weekdays []time.Weekday
-	Weeks    []template.HTML // each a row of cells, see weekRow
+	Weeks    []template.HTML // each a row of cells, see monthBody
+	Agenda   []agendaItem
 	Empty    bool
 	T        tr
 	IsToday  bool
@@ -108,7 +131,9 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cp := &calendarPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)}
+	// The language switch comes back to this month, whichever URL led here.
+	cp := &calendarPage{base: base{Here: "/calendar?month=" + month.String()[:7]},
+		Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)}
 	page, lang, err := a.renderBytes(r, "calendar", cp)
 	if err != nil {
 		return err
@@ -202,6 +227,7 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 			row.Reset()
 		}
 	}
+	cb.Agenda = monthAgenda(bs, first, next, key.today)
 	// The body is kept as it is: one allocation of about its size.
 	buf = bytes.Buffer{}
 	buf.Grow(rowBytes + 2<<10)
@@ -211,6 +237,52 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	body = buf.Bytes()
 	a.months.put(version, key, body)
 	return body, nil
+}
+
+// monthAgenda lists the stays that touch the month [first, next), in the
+// order of arrival (bs come sorted so), with the stretches of the month's
+// nights that nobody has booked between them.
+func monthAgenda(bs []store.Stay, first, next, today store.Date) []agendaItem {
+	var stays []*store.Stay
+	taken := make([]bool, next-first)
+	for i := range bs {
+		b := &bs[i]
+		if b.Departure <= first || b.Arrival >= next {
+			continue
+		}
+		stays = append(stays, b)
+		for d := max(b.Arrival, first); d < min(b.Departure, next); d++ {
+			taken[d-first] = true
+		}
+	}
+	var gaps []agendaItem
+	for d := first; d < next; d++ {
+		if taken[d-first] {
+			continue
+		}
+		if n := len(gaps); n > 0 && gaps[n-1].To == d {
+			gaps[n-1].To++
+		} else {
+			gaps = append(gaps, agendaItem{From: d, To: d + 1})
+		}
+	}
+	out := make([]agendaItem, 0, len(stays)+len(gaps))
+	for len(stays) > 0 || len(gaps) > 0 {
+		if len(gaps) > 0 && (len(stays) == 0 || gaps[0].From < stays[0].Arrival) {
+			g := gaps[0]
+			if g.To > today {
+				g.BookFrom = max(g.From, today)
+			}
+			out = append(out, g)
+			gaps = gaps[1:]
+			continue
+		}
+		b := stays[0]
+		out = append(out, agendaItem{Stay: &agendaStay{ID: b.ID, Name: b.UserName, Arrival: b.Arrival, Departure: b.Departure,
+			Nights: int(b.Departure - b.Arrival), Items: b.Items, Status: b.Status(), Pending: b.Pending}})
+		stays = stays[1:]
+	}
+	return out
 }
 
 // availabilityPage is the per-accommodation view of free beds per night.
@@ -225,6 +297,15 @@ type availabilityPage struct {
 type availRow struct {
 	Acc  *store.Accommodation
 	Free []int
+	// Weeks is the same month as a small calendar (Monday first), for
+	// phones; days of other months are blank.
+	Weeks [][]availDay
+}
+
+type availDay struct {
+	Date    store.Date
+	InMonth bool
+	Free    int
 }
 
 func (a *app) showAvailability(w http.ResponseWriter, r *http.Request) error {
@@ -238,8 +319,22 @@ func (a *app) showAvailability(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := &availabilityPage{Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Av: av}
+	start := month.AddDays(-((int(month.Weekday()) + 6) % 7))
 	for i, acc := range av.Accommodations {
-		p.Rows = append(p.Rows, availRow{Acc: acc, Free: av.Free[i]})
+		row := availRow{Acc: acc, Free: av.Free[i]}
+		var week []availDay
+		for d := start; d < p.Next || len(week) > 0; d++ {
+			day := availDay{Date: d, InMonth: d >= month && d < p.Next}
+			if day.InMonth {
+				day.Free = max(0, av.Free[i][d-month])
+			}
+			week = append(week, day)
+			if len(week) == 7 {
+				row.Weeks = append(row.Weeks, week)
+				week = nil
+			}
+		}
+		p.Rows = append(p.Rows, row)
 	}
 	return a.render(w, r, http.StatusOK, "availability", p)
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"booking/store"
 )
@@ -99,4 +100,29 @@ func newRequest(acceptLanguage string) (*http.Request, error) {
 		r.Header.Set("Accept-Language", acceptLanguage)
 	}
 	return r, err
+}
+
+// TestDurationInWords: the Backups page says how long ago the last sync was
+// in words, in the largest whole unit, with German's dative after "vor".
+func TestDurationInWords(t *testing.T) {
+	de, en := tr{langDE}, tr{langEN}
+	cases := []struct {
+		d      time.Duration
+		de, en string
+	}{
+		{0, "0 Sekunden", "0 seconds"},
+		{time.Second, "1 Sekunde", "1 second"},
+		{59 * time.Second, "59 Sekunden", "59 seconds"},
+		{90 * time.Second, "1 Minute", "1 minute"},
+		{47 * time.Hour, "47 Stunden", "47 hours"},
+		{2922*time.Hour + 35*time.Minute, "121 Tagen", "121 days"},
+	}
+	for _, c := range cases {
+		if got := de.T("backups.ago", de.Duration(c.d)); got != "vor "+c.de {
+			t.Errorf("%v in German: %q", c.d, got)
+		}
+		if got := en.T("backups.ago", en.Duration(c.d)); got != c.en+" ago" {
+			t.Errorf("%v in English: %q", c.d, got)
+		}
+	}
 }

@@ -178,18 +178,26 @@ func (b *e2eBrowser) checkClean() {
 // cookies (the session) are not shared with anyone else.
 type e2ePerson struct {
 	b     *e2eBrowser
+	t     *testing.T // the test (or subtest) the person's steps report to
 	name  string
 	ctx   context.Context
 	phone bool // browses with a phone-sized viewport
+	noJS  bool // the page's scripts do not run (disableJS)
 }
 
 func (b *e2eBrowser) newPerson(name string, phone bool) (*e2ePerson, context.CancelFunc) {
 	b.t.Helper()
+	return b.newPersonIn(b.t, name, phone)
+}
+
+// newPersonIn is newPerson for a subtest: the person's failures stop t.
+func (b *e2eBrowser) newPersonIn(t *testing.T, name string, phone bool) (*e2ePerson, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(b.listen(name)))
-	p := &e2ePerson{b: b, name: name, ctx: ctx, phone: phone}
+	p := &e2ePerson{b: b, t: t, name: name, ctx: ctx, phone: phone}
 	if err := chromedp.Do(ctx); err != nil { // opens the tab, bound to ctx
 		cancel()
-		b.t.Fatalf("%s: open a browser context: %v", name, err)
+		t.Fatalf("%s: open a browser context: %v", name, err)
 	}
 	p.do("set the viewport", p.viewport(phone))
 	return p, cancel
@@ -205,7 +213,7 @@ func (p *e2ePerson) viewport(phone bool) chromedp.Action[chromedp.Void] {
 // fatalf stops the story with the page the person was on, and leaves a
 // screenshot of it for whoever reads the failure.
 func (p *e2ePerson) fatalf(format string, args ...any) {
-	p.b.t.Helper()
+	p.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
@@ -224,13 +232,13 @@ func (p *e2ePerson) fatalf(format string, args ...any) {
 			msg += "\n  screenshot: " + f
 		}
 	}
-	p.b.t.Fatalf("%s: %s", p.name, msg)
+	p.t.Fatalf("%s: %s", p.name, msg)
 }
 
 // step runs fn with a time limit, so a missing element fails fast with a
 // message instead of hanging until the test's deadline.
 func (p *e2ePerson) step(what string, fn func(ctx context.Context) error) {
-	p.b.t.Helper()
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, e2eStepTimeout)
 	defer cancel()
 	if err := fn(ctx); err != nil {
@@ -239,13 +247,13 @@ func (p *e2ePerson) step(what string, fn func(ctx context.Context) error) {
 }
 
 func (p *e2ePerson) do(what string, steps ...chromedp.Action[chromedp.Void]) {
-	p.b.t.Helper()
+	p.t.Helper()
 	p.step(what, func(ctx context.Context) error { return chromedp.Do(ctx, steps...) })
 }
 
 // e2eRun runs one action that returns a value.
 func e2eRun[T any](p *e2ePerson, what string, a chromedp.Action[T]) T {
-	p.b.t.Helper()
+	p.t.Helper()
 	var v T
 	p.step(what, func(ctx context.Context) error {
 		var err error
@@ -257,7 +265,7 @@ func e2eRun[T any](p *e2ePerson, what string, a chromedp.Action[T]) T {
 
 // e2eJS evaluates an expression in the page and decodes its result.
 func e2eJS[T any](p *e2ePerson, expr string) T {
-	p.b.t.Helper()
+	p.t.Helper()
 	return e2eRun(p, "evaluate "+expr, chromedp.Evaluate[T](expr))
 }
 
@@ -269,7 +277,7 @@ func e2eQuote(s string) string {
 
 // open types a URL into the address bar, so to speak.
 func (p *e2ePerson) open(rawURL string, wantStatus int) {
-	p.b.t.Helper()
+	p.t.Helper()
 	resp := e2eRun(p, "open "+rawURL, chromedp.NavigateResponse(rawURL))
 	if resp.Status != int64(wantStatus) {
 		p.fatalf("open %s: status %d, want %d", rawURL, resp.Status, wantStatus)
@@ -279,7 +287,7 @@ func (p *e2ePerson) open(rawURL string, wantStatus int) {
 // click clicks what sel finds and waits for the page that follows (after
 // any redirects), checking its status.
 func (p *e2ePerson) click(sel string, wantStatus int) {
-	p.b.t.Helper()
+	p.t.Helper()
 	var resp *network.Response
 	p.step("click "+sel, func(ctx context.Context) error {
 		var err error
@@ -293,7 +301,7 @@ func (p *e2ePerson) click(sel string, wantStatus int) {
 
 // typeInto replaces the value of a text field by typing, key by key.
 func (p *e2ePerson) typeInto(id, text string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	// chromedp's SetValue cannot set "" (it sends the empty argument as
 	// undefined), so the field is emptied by script first.
 	e2eJS[chromedp.Void](p, `document.getElementById(`+e2eQuote(id)+`).value = ""`)
@@ -303,7 +311,7 @@ func (p *e2ePerson) typeInto(id, text string) {
 // setField sets a value the way a picker would (date inputs take no
 // reliable key strokes) and fires the events the page's script listens to.
 func (p *e2ePerson) setField(id, value string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	got := e2eJS[string](p, `(function (el, v) {
 		el.focus();
 		el.value = v;
@@ -319,7 +327,7 @@ func (p *e2ePerson) setField(id, value string) {
 // waitFor polls a JavaScript condition, for what the page's script does
 // after a fetch.
 func (p *e2ePerson) waitFor(what, cond string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	p.do("wait until "+what, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(10*time.Second))(ctx, t)
 		return err
@@ -327,18 +335,18 @@ func (p *e2ePerson) waitFor(what, cond string) {
 }
 
 func (p *e2ePerson) text(sel string) string {
-	p.b.t.Helper()
+	p.t.Helper()
 	return strings.TrimSpace(e2eRun(p, "read the text of "+sel, chromedp.Text(sel)))
 }
 
 func (p *e2ePerson) value(id string) string {
-	p.b.t.Helper()
+	p.t.Helper()
 	return e2eRun(p, "read the value of #"+id, chromedp.Value(chromedp.ID(id)))
 }
 
 // path is the current page's path with its query.
 func (p *e2ePerson) path() string {
-	p.b.t.Helper()
+	p.t.Helper()
 	loc := e2eRun(p, "read the location", chromedp.Location())
 	u, err := url.Parse(loc)
 	if err != nil {
@@ -348,14 +356,14 @@ func (p *e2ePerson) path() string {
 }
 
 func (p *e2ePerson) wantPath(want string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	if got := p.path(); got != want {
 		p.fatalf("on %s, want %s", got, want)
 	}
 }
 
 func (p *e2ePerson) wantText(sel, wantSub string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	if got := p.text(sel); !strings.Contains(got, wantSub) {
 		p.fatalf("%s reads %q, want it to contain %q", sel, got, wantSub)
 	}
@@ -363,12 +371,12 @@ func (p *e2ePerson) wantText(sel, wantSub string) {
 
 // flash is the one-time message at the top of the page.
 func (p *e2ePerson) flash() string {
-	p.b.t.Helper()
+	p.t.Helper()
 	return e2eJS[string](p, `(document.querySelector("main .flash") || {textContent: ""}).textContent.trim()`)
 }
 
 func (p *e2ePerson) wantFlash(want string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	if got := p.flash(); got != want {
 		p.fatalf("flash message %q, want %q", got, want)
 	}
@@ -379,7 +387,7 @@ func (p *e2ePerson) wantFlash(want string) {
 // first screen). It does not reload: a page that answers a POST stays as
 // it is.
 func (p *e2ePerson) screenshot(name string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	for _, v := range []struct {
 		suffix string
 		phone  bool
@@ -388,14 +396,43 @@ func (p *e2ePerson) screenshot(name string) {
 		// Let the layout settle for the new width before capturing.
 		p.do("wait for a frame", chromedp.Evaluate[chromedp.Void](
 			`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))`, chromedp.EvalAwaitPromise))
-		png := e2eRun(p, "screenshot "+name, chromedp.FullScreenshot(100))
-		file := filepath.Join(p.b.shots, name+"-"+v.suffix+".png")
-		if err := os.WriteFile(file, png, 0o644); err != nil {
-			p.b.t.Fatalf("save %s: %v", file, err)
-		}
-		p.b.mu.Lock()
-		p.b.saved = append(p.b.saved, file)
-		p.b.mu.Unlock()
+		p.screenshotAsIs(name + "-" + v.suffix)
 	}
 	p.do("restore the viewport", p.viewport(p.phone))
+}
+
+// screenshotAsIs saves the whole page as it is displayed now, as name.png.
+func (p *e2ePerson) screenshotAsIs(name string) {
+	p.t.Helper()
+	png := e2eRun(p, "screenshot "+name, chromedp.FullScreenshot(100))
+	file := filepath.Join(p.b.shots, name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		p.t.Fatalf("save %s: %v", file, err)
+	}
+	p.b.mu.Lock()
+	p.b.saved = append(p.b.saved, file)
+	p.b.mu.Unlock()
+}
+
+// nav follows a link of the main menu; on a phone it opens the menu first,
+// as a person would.
+func (p *e2ePerson) nav(href string, wantStatus int) {
+	p.t.Helper()
+	if p.phone {
+		p.do("open the menu", chromedp.Click(`//header//details[contains(@class,"nav-phone")]/summary`))
+		p.click(`//header//details[contains(@class,"nav-phone")]//a[@href="`+href+`"]`, wantStatus)
+		return
+	}
+	p.click(`//header//nav[contains(@class,"nav-wide")]//a[@href="`+href+`"]`, wantStatus)
+}
+
+// logOut presses the menu's log-out button.
+func (p *e2ePerson) logOut(wantStatus int) {
+	p.t.Helper()
+	if p.phone {
+		p.do("open the menu", chromedp.Click(`//header//details[contains(@class,"nav-phone")]/summary`))
+		p.click(`//header//details[contains(@class,"nav-phone")]//form[@action="/logout"]/button`, wantStatus)
+		return
+	}
+	p.click(`//header//nav[contains(@class,"nav-wide")]//form[@action="/logout"]/button`, wantStatus)
 }

@@ -33,7 +33,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	srv, st := e2eServer(t, ctx)
+	srv, st := e2eServer(t, ctx, nil)
 	b, stop := e2eStartBrowser(t, ctx, srv.URL)
 	defer stop()
 
@@ -107,7 +107,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	e2eAcceptInvitation(anna, annaLink, password)
 
 	// The accommodation ids, from the booking form's labels.
-	anna.click(`//header//a[@href="/bookings/new"]`, http.StatusOK)
+	anna.nav("/bookings/new", http.StatusOK)
 	anna.wantText(`//main//h1`, "Neue Buchung")
 	zimmer, zelt := e2ePersonsField(anna, "Zimmer 1"), e2ePersonsField(anna, "Zelt")
 
@@ -117,7 +117,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	anna.waitFor("the form shows 2 free beds in Zimmer 1",
 		`document.getElementById("free-`+zimmer+`").textContent === "2 frei"`)
 	anna.typeInto("persons-"+zimmer, "2")
-	anna.click(`//main//button[normalize-space()="Buchung anfragen"]`, http.StatusOK)
+	anna.click(`//main//button[normalize-space()="Buchung anfragen" and not(@hidden)]`, http.StatusOK)
 	annaBooking := e2eBookingID(anna)
 	anna.wantFlash("Deine Buchung ist angefragt und wartet auf Freigabe.")
 	e2eBookingStatus(anna, "ausstehend")
@@ -128,7 +128,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	ben, closeBen := b.newPerson("Ben", true)
 	defer closeBen()
 	e2eAcceptInvitation(ben, benLink, password)
-	ben.click(`//header//a[@href="/bookings/new"]`, http.StatusOK)
+	ben.nav("/bookings/new", http.StatusOK)
 	ben.setField("arrival", arrival)
 	ben.setField("departure", departure)
 	ben.waitFor("the form shows Zimmer 1 as full",
@@ -136,9 +136,15 @@ func TestE2EFamilyStory(t *testing.T) {
 	ben.typeInto("persons-"+zimmer, "1")
 	ben.typeInto("persons-"+zelt, "2")
 	ben.typeInto("notes", notes)
-	ben.click(`//main//button[normalize-space()="Buchung anfragen"]`, http.StatusUnprocessableEntity)
+	ben.click(`//main//button[normalize-space()="Buchung anfragen" and not(@hidden)]`, http.StatusUnprocessableEntity)
 	ben.wantPath("/bookings")
-	ben.wantText(`//main/p[@role="alert"]`, "Die Buchung ist so nicht möglich.")
+	// The summary of what is wrong has the focus (not the page's body), and
+	// its line leads to the field.
+	ben.wantText(`//main/div[@role="alert" and contains(@class,"error-summary")]`, "Die Buchung ist so nicht möglich.")
+	if got := e2eFocusSettles(ben, "error-summary"); got != "error-summary" {
+		ben.fatalf("after the refusal the focus is on an element of class %q, want the error summary", got)
+	}
+	ben.wantText(`//div[contains(@class,"error-summary")]//a[@href="#persons-`+zimmer+`"]`, "Zimmer 1")
 	msg := ben.text(`//p[@id="persons-` + zimmer + `-error"]`)
 	for _, want := range []string{"Zimmer 1", "14.08.", "belegt"} {
 		if !strings.Contains(msg, want) {
@@ -173,13 +179,13 @@ func TestE2EFamilyStory(t *testing.T) {
 	ben.screenshot("booking-form-refused")
 	// Ben takes the tent alone instead.
 	ben.setField("persons-"+zimmer, "")
-	ben.click(`//main//button[normalize-space()="Buchung anfragen"]`, http.StatusOK)
+	ben.click(`//main//button[normalize-space()="Buchung anfragen" and not(@hidden)]`, http.StatusOK)
 	benBooking := e2eBookingID(ben)
 	ben.wantFlash("Deine Buchung ist angefragt und wartet auf Freigabe.")
 	ben.wantText(`//dl[contains(@class,"facts")]`, "Zelt: 2 Personen")
 
 	// 7. Helga logs out and in again, and accepts Anna's booking.
-	helga.click(`//header//button[normalize-space()="Abmelden"]`, http.StatusOK)
+	helga.logOut(http.StatusOK)
 	helga.wantPath("/login")
 	helga.wantFlash("Du bist abgemeldet.")
 	helga.screenshot("login")
@@ -188,7 +194,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	helga.click(`//main//button[normalize-space()="Anmelden"]`, http.StatusOK)
 	helga.wantPath("/calendar")
 	helga.wantText(`//header//a[@href="/admin"]//span[contains(@class,"badge")]`, "2")
-	helga.click(`//header//a[@href="/admin"]`, http.StatusOK)
+	helga.nav("/admin", http.StatusOK)
 	helga.wantText(`//main//h2`, "Buchungen warten auf Freigabe (2)")
 	helga.screenshot("admin-dashboard")
 	helga.click(`//ul[contains(@class,"decisions")]/li[a[@href="/bookings/`+annaBooking+`"]]//button[normalize-space()="Annehmen"]`, http.StatusOK)
@@ -205,7 +211,7 @@ func TestE2EFamilyStory(t *testing.T) {
 	helga.screenshot("booking-decide")
 
 	// 8. Anna sees her booking accepted in the calendar; Ben's still waits.
-	anna.click(`//header//a[@href="/calendar"]`, http.StatusOK)
+	anna.nav("/calendar", http.StatusOK)
 	anna.wantText(`//main//h1`, "August 2026")
 	classes := func(id string) []string {
 		return e2eJS[[]string](anna, `[...document.querySelectorAll('table.month a.bk[href="/bookings/`+id+`"]')].map(a => a.className)`)
@@ -242,8 +248,9 @@ func TestE2EFamilyStory(t *testing.T) {
 }
 
 // e2eServer is the real server on 127.0.0.1 with a real database and a
-// fixed clock: "today" is Saturday, 1 August 2026, 10:00 in Berlin.
-func e2eServer(t *testing.T, ctx context.Context) (*httptest.Server, *store.Store) {
+// fixed clock: "today" is Saturday, 1 August 2026, 10:00 in Berlin. backups
+// (may be nil: replication off) feeds the Backups page.
+func e2eServer(t *testing.T, ctx context.Context, backups handlers.BackupStatus) (*httptest.Server, *store.Store) {
 	t.Helper()
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -263,6 +270,7 @@ func e2eServer(t *testing.T, ctx context.Context) (*httptest.Server, *store.Stor
 		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Version: "e2e",
 		Started: time.Now(),
+		Backups: backups,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +290,7 @@ func e2eServer(t *testing.T, ctx context.Context) (*httptest.Server, *store.Stor
 // e2eAcceptInvitation opens an invitation link in p's browser and sets the
 // password; the member lands in the calendar, logged in.
 func e2eAcceptInvitation(p *e2ePerson, link, password string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	p.open(link, http.StatusOK)
 	p.wantText(`//main//h1`, "Einladung annehmen")
 	p.wantText(`//main//form`, strings.ToLower(p.name)+"@example.org")
@@ -296,7 +304,7 @@ func e2eAcceptInvitation(p *e2ePerson, link, password string) {
 // e2ePersonsField returns the accommodation id of the persons field labelled
 // name on the booking form.
 func e2ePersonsField(p *e2ePerson, name string) string {
-	p.b.t.Helper()
+	p.t.Helper()
 	id := e2eJS[string](p, `(function (name) {
 		const l = [...document.querySelectorAll(".choice label")].find(l => l.firstChild.textContent.trim() === name);
 		return l ? l.htmlFor : "";
@@ -310,7 +318,7 @@ func e2ePersonsField(p *e2ePerson, name string) string {
 
 // e2eBookingID reads the id of the booking page p is on.
 func e2eBookingID(p *e2ePerson) string {
-	p.b.t.Helper()
+	p.t.Helper()
 	path := p.path()
 	id, ok := strings.CutPrefix(path, "/bookings/")
 	if _, err := strconv.Atoi(id); !ok || err != nil {
@@ -321,7 +329,7 @@ func e2eBookingID(p *e2ePerson) string {
 
 // e2eBookingStatus checks the status shown on a booking page.
 func e2eBookingStatus(p *e2ePerson, want string) {
-	p.b.t.Helper()
+	p.t.Helper()
 	if got := p.text(`//dl[contains(@class,"facts")]//span[contains(@class,"status")]`); got != want {
 		p.fatalf("booking status %q, want %q", got, want)
 	}

@@ -40,6 +40,9 @@ func (a *app) showError(w http.ResponseWriter, r *http.Request, status int, key 
 	u := currentUser(r)
 	b.User, b.Lang = u, chooseLanguage(r, u)
 	b.T = tr{b.Lang}
+	// The language switch of an error page leads to the start page: the page
+	// repeats nothing of the request, so a missing booking and one that is
+	// not yours answer the same (security_test.go).
 	b.HouseName = a.store.Settings().HouseName
 	b.Today = a.store.Today()
 	tmpl := a.templates[b.Lang]["error"]

@@ -157,6 +157,22 @@ func (t tr) Plural(n int, key string) string {
 	return t.T(key+".other", n)
 }
 
+// Duration says a span in its largest whole unit ("3 Minuten", "2 days"),
+// the way a person reads "how long ago": a raw Go duration such as
+// 2922h35m38s means nothing to the administrator.
+func (t tr) Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return t.Plural(int(d/time.Second), "span.seconds")
+	case d < time.Hour:
+		return t.Plural(int(d/time.Minute), "span.minutes")
+	case d < 48*time.Hour:
+		return t.Plural(int(d/time.Hour), "span.hours")
+	default:
+		return t.Plural(int(d/(24*time.Hour)), "span.days")
+	}
+}
+
 // Status, Kind, Role, State translate the store's enumerations.
 func (t tr) Status(s string) string { return t.T("status." + s) }
 func (t tr) Kind(s string) string   { return t.T("kind." + s) }

@@ -23,7 +23,7 @@ func TestMailWordsComplete(t *testing.T) {
 	}
 	for _, k := range []string{store.MailBookingCreated, store.MailBookingChanged, store.MailBookingAccepted, store.MailBookingRejected,
 		store.MailBookingCancelled, "booking_cancelled_yours", store.MailMemberWaiting, store.MailMemberJoined, store.MailAccountApproved,
-		store.MailInvitation, store.MailPasswordReset, store.MailTest} {
+		store.MailInvitation, store.MailPasswordReset, store.MailRegistrationAttempt, store.MailTest} {
 		keys = append(keys, "mail."+k+".subject")
 	}
 	for _, k := range keys {

@@ -102,6 +102,94 @@ func TestForgotPasswordByMail(t *testing.T) {
 	}
 }
 
+// TestRegistrationTellsTheOwner (finding 10): with mail on, a registration
+// with the address of an account answers exactly as one with a new
+// address, and the owner hears of it by mail, in the owner's language (not
+// the stranger's), at most once an hour.
+func TestRegistrationTellsTheOwner(t *testing.T) {
+	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
+	e := newEnvConfigured(t, withMail(t, srv))
+	e.setSelfRegistration(t, true)
+	ctx := context.Background()
+	if err := e.st.UpdateProfile(ctx, e.ben.ID, e.ben.Name, "en"); err != nil {
+		t.Fatal(err)
+	}
+	register := func(c *client, name, email string) *response {
+		t.Helper()
+		r := c.post("/register", url.Values{"name": {name}, "email": {email}, "password": {"Kirschbaum7x"}, "password2": {"Kirschbaum7x"}})
+		wantRedirect(t, r, "/login")
+		return r
+	}
+	sameAnswer := func(fresh, existing *client, a, b *response) {
+		t.Helper()
+		if a.StatusCode != b.StatusCode || a.Header.Get("Location") != b.Header.Get("Location") {
+			t.Errorf("new address: %d %q; existing: %d %q", a.StatusCode, a.Header.Get("Location"), b.StatusCode, b.Header.Get("Location"))
+		}
+		if sessionCookie(fresh) != "" || sessionCookie(existing) != "" {
+			t.Errorf("a registration logged someone in")
+		}
+		if fa, fb := fresh.get("/login").text(".flash"), existing.get("/login").text(".flash"); fa != fb || fa == "" {
+			t.Errorf("flash for a new address %q, for an existing one %q", fa, fb)
+		}
+	}
+	// mailTo waits for the nth mail and returns the one to address.
+	mailTo := func(n int, address string) *e2e.Received {
+		t.Helper()
+		for _, m := range srv.WaitFor(n, 10*time.Second) {
+			if len(m.To) == 1 && m.To[0] == address {
+				return m
+			}
+		}
+		t.Fatalf("no mail to %s among %d", address, n)
+		return nil
+	}
+
+	fresh, existing := e.client(), e.client()
+	sameAnswer(fresh, existing, register(fresh, "Dora", "dora@example.org"), register(existing, "Dieter", "Anna@Example.org"))
+	// Dora's registration tells the administrator; Anna's tells Anna.
+	m := mailTo(2, "anna@example.org")
+	if m.Subject != "Anmeldung mit deiner E-Mail-Adresse bei „Gartenhaus“" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	for _, want := range []string{"Hallo Anna,", "hat sich nichts geändert", "Zeitpunkt: 01.08.2026 10:00", "Neues Passwort anfordern:\n" + testBaseURL + "/forgot"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, `href="`+testBaseURL+`/forgot"`) || strings.Contains(m.Text+m.HTML, "Dieter") {
+		t.Errorf("the HTML part lacks the link, or a part names the stranger:\n%s", m.HTML)
+	}
+	// The link leads to the form that mails a reset link.
+	if r := e.client().get("/forgot"); r.doc.Find(`form[action="/forgot"] input[name="email"]`).Length() != 1 {
+		t.Errorf("the mail's link has no reset form:\n%s", r.body)
+	}
+
+	// Half an hour later: the same answer again, and no second mail.
+	e.clock.mu.Lock()
+	e.clock.t = e.clock.t.Add(30 * time.Minute)
+	e.clock.mu.Unlock()
+	fresh, existing = e.client(), e.client()
+	sameAnswer(fresh, existing, register(fresh, "Emil", "emil@example.org"), register(existing, "Dieter", "anna@example.org"))
+	if m := srv.WaitFor(3, 10*time.Second)[2]; m.Subject != "Neues Konto wartet auf Freigabe: Emil" {
+		t.Errorf("third mail to %v: %q, want only Emil's to the administrator", m.To, m.Subject)
+	}
+
+	// Ben reads English; the stranger's browser speaks German.
+	register(e.client(), "Dieter", "ben@example.org")
+	m = mailTo(4, "ben@example.org")
+	if m.Subject != "Registration with your email address at “Gartenhaus”" || !strings.Contains(m.Text, "When: Aug 1, 2026 10:30 AM") {
+		t.Errorf("the mail to Ben: %q\n%s", m.Subject, m.Text)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(srv.Messages()); n != 4 {
+		var got []string
+		for _, m := range srv.Messages() {
+			got = append(got, m.To[0]+": "+m.Subject)
+		}
+		t.Errorf("%d mails, want 4: %q", n, got)
+	}
+}
+
 func TestForgotWithoutMail(t *testing.T) {
 	e := newEnv(t)
 	r := e.client().get("/forgot")

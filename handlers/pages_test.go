@@ -38,14 +38,14 @@ func TestEveryPageRenders(t *testing.T) {
 		{"/bookings/" + id, "Buchung · 03.08. – Mi, 05.08.2026", "Booking · Aug 3 – Wed, Aug 5, 2026"},
 		{"/bookings/" + id + "/edit", "Buchung ändern", "Change booking"},
 		{"/bookings/" + id + "/cancel", "Buchung stornieren?", "Cancel the booking?"},
-		{"/profile", "Einstellungen", "Settings"},
+		{"/profile", "Mein Konto", "My account"},
 		{"/admin", "Übersicht", "Overview"},
 		{"/admin/bookings", "Alle Buchungen", "All bookings"},
 		{"/admin/members", "Mitglieder", "Members"},
 		{"/admin/accommodations", "Schlafplätze", "Accommodations"},
 		{"/admin/accommodations/new", "Schlafplatz anlegen", "Add accommodation"},
 		{"/admin/accommodations/" + strconv.FormatInt(e.room.ID, 10) + "/edit", "Schlafplatz ändern", "Change accommodation"},
-		{"/admin/settings", "Einstellungen", "Settings"},
+		{"/admin/settings", "Einstellungen des Hauses", "House settings"},
 		{"/admin/backups", "Datensicherung", "Backups"},
 	}
 	for _, lang := range []string{"de", "en"} {
@@ -170,8 +170,13 @@ func TestBookingLifecycleThroughPages(t *testing.T) {
 
 	// The admin sees it waiting, on the dashboard and in the menu badge.
 	r = admin.get("/admin")
-	if got := r.text(".top .badge"); got != "1" {
+	// The badge on the menu (wide screens) and on the phone's menu button;
+	// screen readers hear it in words.
+	if got := r.text(".top .nav-wide .badge"); got != "1" {
 		t.Errorf("pending badge %q", got)
+	}
+	if got := r.text(".top .nav-phone summary"); got != "Menü 1 (1 Buchung wartet auf Freigabe)" {
+		t.Errorf("the phone's menu button reads %q", got)
 	}
 	if r.doc.Find(".decisions a[href='"+path+"']").Length() != 1 {
 		t.Errorf("dashboard does not list the booking")

@@ -42,6 +42,7 @@ func parseTemplates(fsys fs.FS, staticURL func(string) string) (pageTemplates, e
 			"role":      t.Role,
 			"state":     t.State,
 			"time":      t.Time,
+			"duration":  t.Duration,
 			"static":    staticURL,
 			"hasPrefix": strings.HasPrefix,
 			"itemsText": itemsText,
@@ -78,6 +79,7 @@ type base struct {
 	Flash        string
 	Title        string
 	Path         string
+	Here         string // where the language switch returns to: this page
 	Today        store.Date
 	PendingCount int            // bookings waiting for an admin's decision (admins only)
 	Loc          *time.Location // the house's time zone
@@ -178,6 +180,15 @@ func (a *app) fillBase(r *http.Request, b *base) {
 	// A page may name itself: a refused form answers the POST at another path.
 	if b.Path == "" {
 		b.Path = r.URL.Path
+	}
+	// Switching the language shows the same page again, with its query (the
+	// month, the filter, the dates so far). A page that answers a POST is
+	// shown again by its path: the form's content cannot come along.
+	if b.Here == "" {
+		b.Here = b.Path
+		if r.Method == http.MethodGet {
+			b.Here = r.URL.RequestURI()
+		}
 	}
 	b.Today = a.store.Today()
 	b.Loc = settings.Location()

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"log"
@@ -108,23 +107,6 @@ func rootPage(t *testing.T, path, table string) int {
 	return n
 }
 
-// corruptPage writes random bytes over page n (4096-byte pages) of a
-// closed database, as the issue did with dd.
-func corruptPage(t *testing.T, path string, n int) {
-	t.Helper()
-	b := make([]byte, 4096)
-	rand.Read(b)
-	b[0] = 0 // no b-tree page starts like this
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, int64(n-1)*4096); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type detailed struct {
 	Status      string
 	Problems    []string
@@ -175,7 +157,7 @@ func anyContains(list []string, sub string) bool {
 // restore.
 func TestDamagedDatabaseIsUnhealthy(t *testing.T) {
 	path := fixtureFile(t)
-	corruptPage(t, path, rootPage(t, path, "bookings"))
+	e2e.CorruptPage(t, path, rootPage(t, path, "bookings"))
 	e := newEnvWith(t, path, store.Options{}, nil)
 	admin := e.as(e.admin) // the users' pages are intact
 

@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/mail"
 	"path/filepath"
@@ -318,6 +319,16 @@ func TestEachEventsMail(t *testing.T) {
 	}
 	expect("dora@example.org", "Your account for “Gartenhaus” is approved", base+"/calendar")
 
+	// Someone registers with Ben's address: Ben hears of it, with the way
+	// to a new password.
+	if _, err := f.st.Register(ctx, store.NewUser{Email: "ben@example.org", Name: "Fremd", Password: "ein langes Passwort"}); !errors.Is(err, store.ErrAccountExists) {
+		t.Fatalf("registration with Ben's address: %v", err)
+	}
+	m = expect("ben@example.org", "Anmeldung mit deiner E-Mail-Adresse bei „Gartenhaus“", base+"/forgot")
+	if !strings.Contains(m.Text, "hat sich nichts geändert") {
+		t.Errorf("registration attempt:\n%s", m.Text)
+	}
+
 	if err := f.st.QueueTestMail(ctx, f.oma, "irgendwer@example.net"); err != nil {
 		t.Fatal(err)
 	}
@@ -541,6 +552,84 @@ func TestOutboxSurvivesTheSender(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if len(srv.Messages()) != 1 {
 		t.Errorf("the disabled account got mail")
+	}
+}
+
+// TestRegistrationAttemptMail: the owner of an address someone registered
+// with gets one mail in the owner's language (not the stranger's), with
+// the time, the link to "forgot your password" and nothing the stranger
+// typed; an account disabled before the mail goes out gets none.
+func TestRegistrationAttemptMail(t *testing.T) {
+	f := newFamily(t)
+	ctx := context.Background()
+	srv := e2e.StartSMTP(t, e2e.SMTPOptions{})
+	f.st.EnableMail()
+	settings := f.st.Settings().Input()
+	settings.SelfRegistration = true
+	if err := f.st.UpdateSettings(ctx, f.oma, settings); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, u := range []*store.User{f.oma, f.anna, f.ben} {
+		// The stranger's form is in German; Anna reads English.
+		_, err := f.st.Register(ctx, store.NewUser{Email: u.Email, Name: "Mallory von evil.example", Password: "ein langes Passwort", Language: "de"})
+		if !errors.Is(err, store.ErrAccountExists) {
+			t.Fatalf("registration with %s: %v", u.Email, err)
+		}
+		ids[u.Email] = lastMailID(t, f.st)
+	}
+	if err := f.st.SetUserState(ctx, f.oma, f.ben.ID, store.StateDisabled); err != nil {
+		t.Fatal(err)
+	}
+	startSender(t, f.st, srv, nil)
+	got := srv.WaitFor(2, 10*time.Second)
+	if m := waitForOutbox(t, f.st, ids["ben@example.org"], store.MailSkipped); !strings.Contains(m.LastError, "disabled") {
+		t.Errorf("skipped: %q", m.LastError)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(srv.Messages()); n != 2 {
+		t.Errorf("%d mails, want 2 (none to the disabled account)", n)
+	}
+	want := map[string]struct {
+		subject    string
+		when, says []string // when: the label and layout of the attempt's time
+	}{
+		"oma@example.org": {"Anmeldung mit deiner E-Mail-Adresse bei „Gartenhaus“", []string{"Zeitpunkt: ", "02.01.2006 15:04"},
+			[]string{"Hallo Oma,", "Jemand hat versucht, sich mit deiner E-Mail-Adresse bei „Gartenhaus“ neu anzumelden.",
+				"dein Passwort bleibt, wie es ist", "Neues Passwort anfordern:\n" + base + "/forgot", "höchstens einmal pro Stunde"}},
+		"anna@example.org": {"Registration with your email address at “Gartenhaus”", []string{"When: ", "Jan 2, 2006 3:04 PM"},
+			[]string{"Hello Anna,", "Someone tried to register at “Gartenhaus” with your email address.", "your password stays as it is",
+				"Ask for a new password:\n" + base + "/forgot", "at most once an hour"}},
+	}
+	for _, m := range got {
+		w, ok := want[m.To[0]]
+		if len(m.To) != 1 || !ok {
+			t.Errorf("a mail to %v", m.To)
+			continue
+		}
+		delete(want, m.To[0])
+		if m.Subject != w.subject {
+			t.Errorf("to %s: subject %q, want %q", m.To[0], m.Subject, w.subject)
+		}
+		// The time of the attempt, in the house's zone.
+		queued, err := f.st.Mail(ctx, ids[m.To[0]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		when := w.when[0] + queued.CreatedAt.In(f.st.Settings().Location()).Format(w.when[1])
+		for _, s := range append(w.says, when) {
+			if !strings.Contains(m.Text, s) {
+				t.Errorf("the mail to %s lacks %q:\n%s", m.To[0], s, m.Text)
+			}
+		}
+		if !strings.Contains(m.HTML, `href="`+base+`/forgot"`) {
+			t.Errorf("the HTML part to %s lacks the link:\n%s", m.To[0], m.HTML)
+		}
+		for _, part := range []string{m.Text, m.HTML} {
+			if strings.Contains(part, "Mallory") || strings.Contains(part, "evil.example") || strings.Contains(part, "/profile") {
+				t.Errorf("the mail to %s carries the stranger's words or an opt-out:\n%s", m.To[0], part)
+			}
+		}
 	}
 }
 

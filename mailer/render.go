@@ -174,6 +174,14 @@ func (r *renderer) content(m *store.Mail, settings *store.Settings) (*content, e
 			c.Link = &link{Label: w.T("mail.choose_password"), URL: r.url("/reset/" + url.PathEscape(d.Token))}
 			c.After = []string{valid, w.T("mail.password_reset.ignore")}
 		}
+	case store.MailRegistrationAttempt:
+		// Nothing the stranger typed goes into the mail: a name or a
+		// link in it would make the house's mail carry their words.
+		c.Subject = w.T("mail.registration_attempt.subject", house)
+		c.Paragraphs = []string{w.T("mail.registration_attempt.text", house), w.T("mail.registration_attempt.forgot")}
+		c.Facts = []fact{{w.T("mail.registration_attempt.when"), w.Time(m.CreatedAt, settings.Location())}}
+		c.Link = &link{Label: w.T("mail.registration_attempt.link"), URL: r.url("/forgot")}
+		c.After = []string{w.T("mail.registration_attempt.ignore")}
 	case store.MailTest:
 		c.Subject = w.T("mail.test.subject", house)
 		c.Paragraphs = []string{w.T("mail.test.text", d.Actor)}

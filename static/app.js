@@ -43,6 +43,36 @@
     departure.addEventListener("change", update);
   }
 
+  // After a refused form, the summary of what is wrong has the focus (the
+  // autofocus attribute does it without JavaScript; this covers browsers
+  // that skip it), and each of its lines moves the focus to its field.
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    if (document.activeElement === document.body) { summary.focus(); }
+    summary.addEventListener("click", function (ev) {
+      var link = ev.target.closest("a[href^='#']");
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) { return; }
+      var field = target.matches("input, select, textarea") ? target : target.querySelector("input, select, textarea");
+      if (field) {
+        ev.preventDefault();
+        field.focus();
+        (field.labels && field.labels[0] || field).scrollIntoView({ block: "start" });
+      }
+    });
+  }
+
+  // The phone's menu closes with Escape, back on its button.
+  var menu = document.querySelector("details.nav-phone");
+  if (menu) {
+    menu.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  }
+
   document.querySelectorAll("button[data-copy]").forEach(function (btn) {
     var field = document.getElementById(btn.dataset.copy);
     if (!field || !navigator.clipboard) { return; }

@@ -811,12 +811,21 @@ type Stay struct {
 	ID                 int64
 	UserName           string
 	Arrival, Departure Date
-	Pending            bool
+	Pending            bool // else accepted
 	Persons            int
 	Accommodations     string // "Zimmer 1, Zelt", in the house's order
+	Items              []Item
 }
 
-const staysSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', a.name, i.persons
+// Status is pending or accepted: a stay holds beds.
+func (st *Stay) Status() string {
+	if st.Pending {
+		return StatusPending
+	}
+	return StatusAccepted
+}
+
+const staysSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', i.accommodation_id, a.name, a.kind, i.persons
 		FROM bookings b
 		JOIN users u ON u.id = b.user_id
 		JOIN booking_items i ON i.booking_id = b.id
@@ -832,21 +841,22 @@ func (s *Store) StaysOverlapping(ctx context.Context, from, to Date) ([]Stay, er
 	}
 	defer rows.Close()
 	var out []Stay
-	var arr, dep, acc string
+	var arr, dep string
 	for rows.Next() {
 		var st Stay
-		var persons int
-		if err := rows.Scan(&st.ID, &st.UserName, &arr, &dep, &st.Pending, &acc, &persons); err != nil {
+		var it Item
+		if err := rows.Scan(&st.ID, &st.UserName, &arr, &dep, &st.Pending, &it.AccommodationID, &it.AccommodationName, &it.Kind, &it.Persons); err != nil {
 			return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
 		}
 		if n := len(out); n > 0 && out[n-1].ID == st.ID {
-			out[n-1].Accommodations += ", " + acc
-			out[n-1].Persons += persons
+			out[n-1].Accommodations += ", " + it.AccommodationName
+			out[n-1].Persons += it.Persons
+			out[n-1].Items = append(out[n-1].Items, it)
 			continue
 		}
 		st.Arrival, _ = ParseDate(arr)
 		st.Departure, _ = ParseDate(dep)
-		st.Accommodations, st.Persons = acc, persons
+		st.Accommodations, st.Persons, st.Items = it.AccommodationName, it.Persons, []Item{it}
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {

@@ -49,6 +49,28 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// SchemaVersion is the schema version this program migrates a database to:
+// the number of its migrations.
+func SchemaVersion() int {
+	ms, err := loadMigrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// NewerSchemaError is a database migrated by a newer version of the
+// program. Running on it could misread or damage what the newer version
+// wrote, so Open refuses it; the caller says how to go back.
+type NewerSchemaError struct {
+	Database int // the database's schema version
+	Known    int // the newest this program knows
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("the database is at schema version %d, written by a newer version of booking; this one knows schema versions up to %d and will not run on it", e.Database, e.Known)
+}
+
 // foreignKeysOff marks a migration that rebuilds a table other tables
 // refer to: it runs with foreign keys off (which SQLite only allows outside
 // a transaction), and foreign_key_check must be clean before it commits.
@@ -83,7 +105,7 @@ func migrateUpTo(ctx context.Context, db *sql.DB, target int) error {
 	}
 	all, _ := loadMigrations()
 	if current > len(all) {
-		return fmt.Errorf("migrate: database is at schema version %d but this program knows only %d: it was written by a newer version", current, len(all))
+		return &NewerSchemaError{Database: current, Known: len(all)}
 	}
 	if current >= len(ms) {
 		return nil
@@ -129,4 +151,20 @@ func applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
 		return fmt.Errorf("migrate %s: commit: %w", m.name, err)
 	}
 	return nil
+}
+
+// SchemaOf reads the schema version of the database at path without
+// migrating it: 0 for a new, empty file. "booking upgrade" asks it whether a
+// new version has already migrated the database.
+func SchemaOf(ctx context.Context, path string) (int, error) {
+	db, err := sql.Open("sqlite", dsn(path, true, 0))
+	if err != nil {
+		return 0, fmt.Errorf("schema of %s: %w", path, err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema of %s: %w", path, err)
+	}
+	return v, nil
 }

@@ -15,22 +15,23 @@ import (
 // Kinds of mail. Each is written to the outbox by the change that causes
 // it, in the same transaction.
 const (
-	MailBookingCreated   = "booking_created"   // a new request, to administrators
-	MailBookingChanged   = "booking_changed"   // a member changed the stay of a request, to administrators
-	MailBookingAccepted  = "booking_accepted"  // to the owner
-	MailBookingRejected  = "booking_rejected"  // to the owner, with the reason
-	MailBookingCancelled = "booking_cancelled" // to the owner (cancelled by someone else) or to administrators (by the owner)
-	MailMemberWaiting    = "member_waiting"    // a self-registration waits for approval, to administrators
-	MailMemberJoined     = "member_joined"     // an invited member chose a password, to administrators
-	MailAccountApproved  = "account_approved"  // to the member who registered
-	MailInvitation       = "invitation"        // the invitation link, to the invited address
-	MailPasswordReset    = "password_reset"    // a reset link the member asked for
-	MailTest             = "test"              // the administrator's test mail
+	MailBookingCreated      = "booking_created"      // a new request, to administrators
+	MailBookingChanged      = "booking_changed"      // a member changed the stay of a request, to administrators
+	MailBookingAccepted     = "booking_accepted"     // to the owner
+	MailBookingRejected     = "booking_rejected"     // to the owner, with the reason
+	MailBookingCancelled    = "booking_cancelled"    // to the owner (cancelled by someone else) or to administrators (by the owner)
+	MailMemberWaiting       = "member_waiting"       // a self-registration waits for approval, to administrators
+	MailMemberJoined        = "member_joined"        // an invited member chose a password, to administrators
+	MailAccountApproved     = "account_approved"     // to the member who registered
+	MailInvitation          = "invitation"           // the invitation link, to the invited address
+	MailPasswordReset       = "password_reset"       // a reset link the member asked for
+	MailRegistrationAttempt = "registration_attempt" // someone registered with the address of an account, to its owner
+	MailTest                = "test"                 // the administrator's test mail
 )
 
 // MailKinds are all kinds, in the order the outbox explains them.
 var MailKinds = []string{MailBookingCreated, MailBookingChanged, MailBookingAccepted, MailBookingRejected, MailBookingCancelled,
-	MailMemberWaiting, MailMemberJoined, MailAccountApproved, MailInvitation, MailPasswordReset, MailTest}
+	MailMemberWaiting, MailMemberJoined, MailAccountApproved, MailInvitation, MailPasswordReset, MailRegistrationAttempt, MailTest}
 
 // memberMailKinds a member can turn off; administrators also the ones about
 // everybody's requests and accounts. Links and test mails cannot be turned
@@ -68,6 +69,11 @@ const SelfResetTTL = time.Hour
 // resetMailEvery is the least time between two reset mails to one account,
 // so nobody can fill a member's mailbox through the "forgot" form.
 const resetMailEvery = 5 * time.Minute
+
+// registrationMailEvery is the least time between two mails to one account
+// about registrations with its address, so nobody can fill a member's
+// mailbox through the registration form.
+const registrationMailEvery = time.Hour
 
 // MailItem is one accommodation of a booking as a mail shows it.
 type MailItem struct {
@@ -198,6 +204,12 @@ func (s *Store) afterCommit(tx *sql.Tx, committed bool) {
 		default:
 		}
 	}
+}
+
+// queuedMail tells whether transaction tx has queued mail so far.
+func (s *Store) queuedMail(tx *sql.Tx) bool {
+	_, queued := s.mailTx.Load(tx)
+	return queued
 }
 
 // The statements that queue mail, prepared with the booking statements
@@ -332,18 +344,7 @@ func (s *Store) queueBookingMail(ctx context.Context, tx *sql.Tx, kind string, a
 // bookkeeping: the data the pages are cached from stays the same, so the
 // generation does not move and no cached page is thrown away.
 func (s *Store) writeMail(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		s.afterCommit(tx, false)
-		return err
-	}
-	err = tx.Commit()
-	s.afterCommit(tx, err == nil)
-	return err
+	return s.transact(ctx, false, fn)
 }
 
 const mailColumns = `o.id, o.kind, coalesce(o.recipient_id, 0), coalesce(u.email, o.to_email), coalesce(u.name, o.to_name),
@@ -623,13 +624,8 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) error {
 		default:
 			return nil // cannot log in anyway
 		}
-		var recent int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE recipient_id = ? AND kind = 'password_reset' AND created_at > ?`,
-			r.id, mailTimestamp(s.now().Add(-resetMailEvery))).Scan(&recent); err != nil {
+		if recent, err := s.mailedRecently(ctx, tx, r.id, MailPasswordReset, resetMailEvery); err != nil || recent {
 			return err
-		}
-		if recent > 0 {
-			return nil
 		}
 		// One live reset link per account: the new one revokes the old.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND purpose = 'reset'`, r.id); err != nil {
@@ -645,6 +641,45 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string) error {
 		return fmt.Errorf("request password reset: %w", err)
 	}
 	return nil
+}
+
+// mailedRecently tells whether account userID was sent mail of this kind
+// (queued, whatever became of it) within the last every: the limit on
+// mails a stranger can cause by typing someone's address into a form.
+func (s *Store) mailedRecently(ctx context.Context, tx *sql.Tx, userID int64, kind string, every time.Duration) (bool, error) {
+	var recent int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE recipient_id = ? AND kind = ? AND created_at > ?`,
+		userID, kind, mailTimestamp(s.now().Add(-every))).Scan(&recent); err != nil {
+		return false, err
+	}
+	return recent > 0, nil
+}
+
+// queueRegistrationAttempt tells the owner of account userID that someone
+// registered with its address and nothing changed, in the transaction
+// that refused the registration: at most once every registrationMailEvery,
+// and only to an account that may log in (a disabled or rejected one gets
+// no mail; an invited one has no password to forget, its invitation is
+// the way in).
+func (s *Store) queueRegistrationAttempt(ctx context.Context, tx *sql.Tx, userID int64) error {
+	if !s.mailOn.Load() {
+		return nil
+	}
+	var r recipient
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT id, email, name, state FROM users WHERE id = ?`, userID).
+		Scan(&r.id, &r.email, &r.name, &state); err != nil {
+		return err
+	}
+	switch state {
+	case StateApproved, StateRegistered, StateVerified:
+	default:
+		return nil
+	}
+	if recent, err := s.mailedRecently(ctx, tx, r.id, MailRegistrationAttempt, registrationMailEvery); err != nil || recent {
+		return err
+	}
+	return s.queueMail(ctx, tx, MailRegistrationAttempt, r, 0, &MailData{})
 }
 
 // InviteByMail is Invite, and mails the link to the invited address in the

@@ -301,6 +301,105 @@ func TestPasswordResetByMail(t *testing.T) {
 	}
 }
 
+// TestRegistrationAttemptMail (finding 10): a registration with the address
+// of an account tells its owner by mail, in the transaction that refuses
+// it, at most once an hour; accounts that cannot log in are not told, and
+// a refusal that mails nothing changes nothing.
+func TestRegistrationAttemptMail(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := f.s.Settings().Input()
+	in.SelfRegistration = true
+	if err := f.s.UpdateSettings(ctx, f.admin, in); err != nil {
+		t.Fatal(err)
+	}
+	register := func(name, email string) error {
+		t.Helper()
+		_, err := f.s.Register(ctx, NewUser{Email: email, Name: name, Password: "lang genug"})
+		return err
+	}
+	// Mail off: nothing to tell with.
+	if err := register("Fremd", f.member.Email); !errors.Is(err, ErrAccountExists) {
+		t.Fatalf("mail off: %v", err)
+	}
+	wantQueued(t, f.s)
+
+	f.s.EnableMail()
+	if err := register("Fremd", "ANNA@example.org"); !errors.Is(err, ErrAccountExists) {
+		t.Fatalf("registration with Anna's address: %v", err)
+	}
+	wantQueued(t, f.s, "registration_attempt→anna@example.org")
+	m := lastMail(t, f.s)
+	if m.RecipientID != f.member.ID || m.Data.Member != nil || m.Data.Actor != "" {
+		t.Errorf("the mail names someone: recipient %d, data %+v", m.RecipientID, m.Data)
+	}
+	if _, err := f.s.UserByEmail(ctx, "anna@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if us, _ := f.s.Users(ctx); len(us) != 2 {
+		t.Errorf("%d accounts after a refused registration, want 2", len(us))
+	}
+
+	// Within the hour: refused as before, no mail, and nothing committed
+	// (cached pages stay).
+	gen := f.s.Generation()
+	f.clock.Set(f.clock.Now().Add(59 * time.Minute))
+	if err := register("Fremd", "anna@example.org"); !errors.Is(err, ErrAccountExists) {
+		t.Fatalf("second registration: %v", err)
+	}
+	// Anna's own name beside her address: the name is the problem shown,
+	// as it would be for any address.
+	var ve *ValidationError
+	if err := register("Anna", "anna@example.org"); !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Key != KeyUserNameTaken {
+		t.Fatalf("taken name and address: %v", err)
+	}
+	wantQueued(t, f.s, "registration_attempt→anna@example.org")
+	if f.s.Generation() != gen {
+		t.Errorf("a refusal without mail committed a transaction")
+	}
+	// The limit is per kind: a reset link still goes.
+	if err := f.s.RequestPasswordReset(ctx, "anna@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	wantQueued(t, f.s, "registration_attempt→anna@example.org", "password_reset→anna@example.org")
+
+	// After the hour the owner is told again, also when the name was the
+	// problem shown.
+	f.clock.Set(f.clock.Now().Add(2 * time.Minute))
+	if err := register("Anna", "anna@example.org"); !errors.As(err, &ve) || ve.Problems[0].Key != KeyUserNameTaken {
+		t.Fatalf("taken name and address after an hour: %v", err)
+	}
+	wantQueued(t, f.s, "registration_attempt→anna@example.org", "password_reset→anna@example.org", "registration_attempt→anna@example.org")
+
+	// Disabled, rejected and invited accounts are not told.
+	clearOutbox(t, f.s)
+	for _, st := range []string{StateDisabled, StateRejected, StateInvited} {
+		u, err := f.s.CreateUser(ctx, NewUser{Email: st + "@example.org", Name: "Konto " + st, Role: RoleMember, State: StateInvited})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != StateInvited {
+			if err := f.s.SetUserState(ctx, f.admin, u.ID, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := register("Fremd", u.Email); !errors.Is(err, ErrAccountExists) {
+			t.Errorf("%s: %v", st, err)
+		}
+	}
+	wantQueued(t, f.s)
+
+	// The mail is part of the refusal's transaction: when it cannot be
+	// written, the registration fails instead of passing without it.
+	if _, err := f.s.writer.Exec(`CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'no mail today'); END`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(f.clock.Now().Add(2 * time.Hour))
+	if err := register("Fremd", "anna@example.org"); err == nil || !strings.Contains(err.Error(), "no mail today") {
+		t.Errorf("want the trigger's error, got %v", err)
+	}
+}
+
 // TestOutboxCommitsWithTheChange makes the outbox insert fail inside the
 // booking's transaction: the booking is not there either, and the sender is
 // not woken. A change that commits wakes it.

@@ -207,6 +207,13 @@ func (s *Store) Today() Date {
 
 // write runs fn in an immediate transaction on the single writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.transact(ctx, true, fn)
+}
+
+// transact runs fn in an immediate transaction on the single writer. A
+// commit that changesData moves the generation, so every page cached from
+// the data is rendered anew; bookkeeping of mail leaves it alone.
+func (s *Store) transact(ctx context.Context, changesData bool, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -220,7 +227,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		s.afterCommit(tx, false)
 		return err
 	}
-	s.generation.Add(1)
+	if changesData {
+		s.generation.Add(1)
+	}
 	s.afterCommit(tx, true)
 	return nil
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -528,6 +530,33 @@ func TestOccupancyMigrationBackfills(t *testing.T) {
 			if before.Free[i][n] != after.Free[i][n] {
 				t.Fatalf("%s night %d: %d free before the upgrade, %d after", before.Accommodations[i].Name, n, before.Free[i][n], after.Free[i][n])
 			}
+		}
+	}
+}
+
+// TestRefusesANewerSchema is the older binary after an upgrade went wrong:
+// it must not run on what a newer version migrated, and it says both
+// versions.
+func TestRefusesANewerSchema(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	newer := SchemaVersion() + 1
+	if _, err := f.s.writer.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, newer)); err != nil {
+		t.Fatal(err)
+	}
+	path := f.s.Path()
+	f.s.Close()
+	if v, err := SchemaOf(ctx, path); v != newer || err != nil {
+		t.Errorf("SchemaOf: %d, %v; want %d", v, err, newer)
+	}
+	_, err := Open(ctx, path, Options{})
+	var ne *NewerSchemaError
+	if !errors.As(err, &ne) || ne.Database != newer || ne.Known != SchemaVersion() {
+		t.Fatalf("Open on schema %d: %v", newer, err)
+	}
+	for _, want := range []string{fmt.Sprintf("schema version %d", newer), fmt.Sprintf("up to %d", SchemaVersion())} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
 		}
 	}
 }

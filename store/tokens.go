@@ -292,7 +292,8 @@ func (s *Store) UseLink(ctx context.Context, token, purpose, password string) (*
 // (else ErrRegistrationsFull). For an email that has an account it returns
 // ErrAccountExists, after the same work (the password is hashed either
 // way), so that a caller can answer as for a new account: a registration
-// form must not tell strangers who has an account.
+// form must not tell strangers who has an account. The account's owner is
+// told by mail instead (at most once an hour), in the same transaction.
 func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 	if !s.Settings().SelfRegistration {
 		return nil, fmt.Errorf("register: %w", ErrForbidden)
@@ -312,6 +313,8 @@ func (s *Store) Register(ctx context.Context, in NewUser) (*User, error) {
 			return ErrRegistrationsFull
 		}
 		return nil
+	}, func(tx *sql.Tx, owner int64) error {
+		return s.queueRegistrationAttempt(ctx, tx, owner)
 	})
 	// A taken email is never a problem shown to the stranger: alone it is
 	// ErrAccountExists, beside others it is left out.

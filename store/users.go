@@ -139,11 +139,15 @@ func checkNameFree(ctx context.Context, tx *sql.Tx, name string, except int64) e
 // CreateUser adds an account. It is the low-level entry used by the command
 // line and by the invitation and setup flows.
 func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
-	return s.createUser(ctx, in, nil)
+	return s.createUser(ctx, in, nil, nil)
 }
 
-// createUser is CreateUser with a check that runs first in its transaction.
-func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) error) (*User, error) {
+// createUser is CreateUser with a check that runs first in its
+// transaction, and taken, which runs in it when the email belongs to
+// account userID. The refusal that follows rolls the transaction back,
+// unless taken queued mail: that is committed with the refusal, so the
+// mail is there exactly when the email was found taken.
+func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) error, taken func(tx *sql.Tx, userID int64) error) (*User, error) {
 	ps := validateUser(&in)
 	valid := false
 	for _, st := range UserStates {
@@ -167,6 +171,7 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 	}
 	now := timestamp(s.now())
 	var id int64
+	var refused error // a refusal committed with taken's mail
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if check != nil {
 			if err := check(tx); err != nil {
@@ -181,14 +186,25 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 		} else if err != nil {
 			return err
 		}
-		var taken int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email = ?`, in.Email).Scan(&taken); err != nil {
+		var owner int64
+		switch err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email = ?`, in.Email).Scan(&owner); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return err
-		}
-		if taken > 0 {
+		default:
 			ps.add("email", KeyEmailTaken)
 		}
 		if err := ps.err(); err != nil {
+			if owner == 0 || taken == nil {
+				return err
+			}
+			if terr := taken(tx, owner); terr != nil {
+				return terr
+			}
+			if s.queuedMail(tx) {
+				refused = err
+				return nil
+			}
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `INSERT INTO users (email, name, role, state, password_hash, language, created_at, updated_at)
@@ -203,6 +219,9 @@ func (s *Store) createUser(ctx context.Context, in NewUser, check func(*sql.Tx) 
 	})
 	if isUniqueViolation(err) {
 		return nil, &ValidationError{Problems: []Problem{{Field: "email", Key: KeyEmailTaken}}}
+	}
+	if err == nil {
+		err = refused
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
