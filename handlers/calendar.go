@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"booking/store"
@@ -32,6 +33,45 @@ type dayHeadKey struct {
 	lang     string
 }
 
+// agendaKey names a rendered line of the agenda: a stay (ID set) or a gap,
+// by all it shows.
+type agendaKey struct {
+	ID                 int64
+	Name               string
+	Arrival, Departure store.Date
+	Pending            bool
+	Items              string // names and persons
+	From, To, BookFrom store.Date
+	lang               string
+}
+
+// agendaLine renders one line of the agenda, or takes it from the cache.
+func (a *app) agendaLine(tmpl *template.Template, buf *bytes.Buffer, it agendaItem, lang string) (template.HTML, error) {
+	k := agendaKey{From: it.From, To: it.To, BookFrom: it.BookFrom, lang: lang}
+	name, data := "calendar_agenda_gap", any(it)
+	if st := it.Stay; st != nil {
+		var items strings.Builder
+		for _, i := range st.Items {
+			items.WriteString(i.AccommodationName)
+			items.WriteByte(0)
+			items.WriteString(strconv.Itoa(i.Persons))
+			items.WriteByte(0)
+		}
+		k = agendaKey{ID: st.ID, Name: st.Name, Arrival: st.Arrival, Departure: st.Departure, Pending: st.Pending, Items: items.String(), lang: lang}
+		name, data = "calendar_agenda_stay", st
+	}
+	if line, _, ok := a.agenda.get(k); ok {
+		return line, nil
+	}
+	buf.Reset()
+	if err := tmpl.ExecuteTemplate(buf, name, data); err != nil {
+		return "", err
+	}
+	line := template.HTML(buf.String())
+	a.agenda.put(0, k, line)
+	return line, nil
+}
+
 // entryKey names a rendered booking in a day: what it shows is all of its
 // key, so a rendered entry never goes stale and survives every write that
 // does not change it.
@@ -45,6 +85,7 @@ type entryKey struct {
 const (
 	maxCachedDayHeads = 512
 	maxCachedEntries  = 4096
+	maxCachedAgenda   = 2048
 )
 
 type calEntry struct {
@@ -82,7 +123,7 @@ type calendarBody struct {
 	Month    store.Date
 	Weekdays []time.Weekday
 	Weeks    []template.HTML // each a row of cells, see monthBody
-	Agenda   []agendaItem
+	Agenda   template.HTML   // the lines of monthAgenda, see monthBody
 	Empty    bool
 	T        tr
 	IsToday  bool
@@ -227,7 +268,16 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 			row.Reset()
 		}
 	}
-	cb.Agenda = monthAgenda(bs, first, next, key.today)
+	for _, it := range monthAgenda(bs, first, next, key.today) {
+		line, err := a.agendaLine(tmpl, &buf, it, key.lang)
+		if err != nil {
+			return nil, err
+		}
+		row.WriteString(string(line))
+		rowBytes += len(line)
+	}
+	// Trusted HTML from our own templates.
+	cb.Agenda = template.HTML(row.String())
 	// The body is kept as it is: one allocation of about its size.
 	buf = bytes.Buffer{}
 	buf.Grow(rowBytes + 2<<10)

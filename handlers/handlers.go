@@ -97,6 +97,7 @@ type app struct {
 	// all they show, so they never go stale (version 0 forever).
 	dayHeads *versionedCache[dayHeadKey, template.HTML]
 	entries  *versionedCache[entryKey, template.HTML]
+	agenda   *versionedCache[agendaKey, template.HTML]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService
@@ -158,6 +159,7 @@ func New(cfg Config) (http.Handler, error) {
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 		dayHeads:     newVersionedCache[dayHeadKey, template.HTML](unversioned, maxCachedDayHeads),
 		entries:      newVersionedCache[entryKey, template.HTML](unversioned, maxCachedEntries),
+		agenda:       newVersionedCache[agendaKey, template.HTML](unversioned, maxCachedAgenda),
 		mail:         cfg.Mail,
 		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),
