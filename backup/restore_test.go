@@ -43,15 +43,7 @@ func TestReplaceDatabase(t *testing.T) {
 	r.close(t)
 	serving.Release()
 
-	lock, err := LockDatabase(r.dbPath, "restore --replace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ReplaceDatabase(ctx, lock, cfg, RestoreOptions{Timestamp: before})
-	lock.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := replaceDatabase(t, r.dbPath, cfg, RestoreOptions{Timestamp: before})
 	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, a) {
 		t.Errorf("replaced database: bookings %v, want %v", got, a)
 	}
@@ -170,15 +162,7 @@ func TestRestoreNeverReusesBookingIDs(t *testing.T) {
 	r.sync(t)
 	r.close(t)
 
-	lock, err := LockDatabase(r.dbPath, "restore --replace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := ReplaceDatabase(ctx, lock, cfg, RestoreOptions{Timestamp: before})
-	lock.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := replaceDatabase(t, r.dbPath, cfg, RestoreOptions{Timestamp: before})
 	if got := bookingIDs(t, r.dbPath); !slices.Equal(got, kept) {
 		t.Fatalf("restored %v, want %v", got, kept)
 	}
@@ -218,4 +202,20 @@ func TestRestoreNeverReusesBookingIDs(t *testing.T) {
 	if got := next(); got < ids[len(ids)-1]+BookingIDMargin {
 		t.Errorf("after the card died the next id is %d, the restored database's highest %d", got, ids[len(ids)-1])
 	}
+}
+
+// replaceDatabase does what "booking restore --replace" does: take the lock,
+// restore over the database, give the lock back.
+func replaceDatabase(t *testing.T, dbPath string, cfg ReplicaConfig, opt RestoreOptions) *ReplaceResult {
+	t.Helper()
+	lock, err := LockDatabase(dbPath, "restore --replace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	res, err := ReplaceDatabase(context.Background(), lock, cfg, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

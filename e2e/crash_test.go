@@ -70,10 +70,7 @@ func (m *browserSession) bookContinuously(writers int, acks *ackLog, dying *atom
 // replica every booking acknowledged before the replica's last sync.
 func TestCrashKeepsEveryAcknowledgedBooking(t *testing.T) {
 	// The shipped config, with the replica outside data/ as on a USB disk.
-	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, func(yml string) string {
-		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
-	})
+	s, _ := newUSBSite(t)
 	s.addAdmin()
 	srv := s.start()
 	t.Logf("start to healthy, new database: %s", srv.healthy)

@@ -113,6 +113,17 @@ func newSite(tb testing.TB, edit func(yml string) string) *site {
 	return &site{t: tb, dir: dir}
 }
 
+// newUSBSite is a site with the shipped config whose replica lives outside
+// data/, as on a USB disk; usb is that disk's folder (the replica is
+// usb/booking), so a test can unplug it or read it.
+func newUSBSite(tb testing.TB) (s *site, usb string) {
+	tb.Helper()
+	usb = filepath.Join(tb.TempDir(), "usb")
+	return newSite(tb, func(yml string) string {
+		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
+	}), usb
+}
+
 func (s *site) dbPath() string { return filepath.Join(s.dir, "data", "booking.db") }
 
 // run runs one command of the binary in the site's folder.

@@ -15,10 +15,7 @@ import (
 // (B), the regular checks (C), then "my SD card died" (A). Each step is
 // marked with the runbook's numbering.
 func TestRestoreRunbook(t *testing.T) {
-	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, func(yml string) string {
-		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
-	})
+	s, usb := newUSBSite(t)
 	// The very first start says that it starts empty (what A2 guards
 	// against on a new SD card).
 	srv := s.start()

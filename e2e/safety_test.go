@@ -47,10 +47,7 @@ func sameKeys(a, b map[int64]string) bool {
 // which command restores; without one it restores the newest state itself,
 // loudly, moving the bad files aside.
 func TestUnusableDatabaseNeverReplicatedOverTheBackup(t *testing.T) {
-	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, func(yml string) string {
-		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
-	})
+	s, _ := newUSBSite(t)
 	s.addAdmin()
 	srv := s.start()
 	m := logInAs(t, srv.base, adminEmail, adminPassword)
@@ -181,10 +178,7 @@ func pretty(v any) string {
 // from shipping the damage over the replica's good state, and a login says
 // what happened instead of a bare 500. The runbook's restore brings it back.
 func TestDamagedDatabaseAtStart(t *testing.T) {
-	usb := filepath.Join(t.TempDir(), "usb")
-	s := newSite(t, func(yml string) string {
-		return strings.Replace(yml, "path: data/replica", "path: "+filepath.Join(usb, "booking"), 1)
-	})
+	s, _ := newUSBSite(t)
 	s.addAdmin()
 	srv := s.start()
 	m := logInAs(t, srv.base, adminEmail, adminPassword)

@@ -332,16 +332,9 @@ func TestSessionSaveFailsAfterTheAnswerBegan(t *testing.T) {
 	path := fixtureFile(t)
 	e := newEnvWith(t, path, store.Options{}, nil)
 	anna := e.as(e.anna)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	// The new token is inserted when the session is saved (the password
 	// change itself deletes the member's other sessions).
-	if _, err := db.Exec(`CREATE TRIGGER sessions_fail_insert BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`); err != nil {
-		t.Fatal(err)
-	}
+	failSessionWrites(t, path, "INSERT")
 	r := anna.post("/profile/password", url.Values{"current": {password}, "password": {"Apfelbaum2027"}, "password2": {"Apfelbaum2027"}})
 	wantRedirect(t, r, "/profile")
 	if strings.Contains(r.body, "<html") && strings.Contains(r.body, "schiefgegangen") {
@@ -362,14 +355,7 @@ func TestBookingDoesNotWriteTheSession(t *testing.T) {
 	path := fixtureFile(t)
 	e := newEnvWith(t, path, store.Options{}, nil)
 	anna := e.as(e.anna)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER sessions_fail_update BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`); err != nil {
-		t.Fatal(err)
-	}
+	failSessionWrites(t, path, "UPDATE")
 	r := anna.post("/bookings", url.Values{"arrival": {d(3)}, "departure": {d(4)}, "persons." + strconvID(e.tent.ID): {"1"}})
 	wantRedirect(t, r, "/bookings/")
 	page := anna.get("/calendar")
@@ -401,5 +387,21 @@ func TestBackupsPageShowsSetAsideFolders(t *testing.T) {
 	if !strings.Contains(txt, "2 Ordner, zusammen 4.5 MB") || !strings.Contains(txt, "die neuesten 3 bleiben") ||
 		!strings.Contains(txt, "before-restore-20261102T100000Z") {
 		t.Errorf("set-aside folders on the Backups page: %q", txt)
+	}
+}
+
+// failSessionWrites makes every INSERT or UPDATE (op) of a session row in the
+// database at path fail, as a full or failing disk would, through a trigger
+// the server under test cannot tell from a real failure.
+func failSessionWrites(t *testing.T, path, op string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER sessions_fail_` + strings.ToLower(op) + ` BEFORE ` + op +
+		` ON sessions BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`); err != nil {
+		t.Fatal(err)
 	}
 }
