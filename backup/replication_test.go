@@ -476,13 +476,17 @@ func BenchmarkRawCommit(b *testing.B) {
 // writer (the store keeps its writer to itself), and commits in a loop.
 func rawCommits(b *testing.B, dbPath string) {
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=cache_size(-1024)"+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
+	// The store's page size too (it must come before WAL mode).
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", store.PageSize)); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE raw_a (id INTEGER PRIMARY KEY, v TEXT) STRICT;
 		CREATE TABLE raw_b (id INTEGER PRIMARY KEY, a INTEGER, n INTEGER) STRICT`); err != nil {
 		b.Fatal(err)
