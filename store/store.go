@@ -64,6 +64,11 @@ type Store struct {
 	users       map[int64]User
 	usersGen    uint64
 
+	// Group commit of booking changes, see group.go.
+	groupIn   chan *groupedWrite
+	groupQuit chan struct{}
+	groupDone chan struct{}
+
 	integrity atomic.Pointer[IntegrityResult]
 	// damaged and storageFull are what the connections saw, see watch.go.
 	damaged     atomic.Pointer[damage]
@@ -179,7 +184,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
-	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
+	for _, q := range slices.Concat(writeStatements, outboxStatements, groupStatements) {
 		st, err := writer.PrepareContext(ctx, q)
 		if err != nil {
 			s.Close()
@@ -191,11 +196,18 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	s.groupIn, s.groupQuit, s.groupDone = make(chan *groupedWrite), make(chan struct{}), make(chan struct{})
+	go s.committer()
 	return s, nil
 }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.groupQuit != nil {
+		close(s.groupQuit)
+		<-s.groupDone // the group being committed finishes first
+		s.groupQuit = nil
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.findSession, s.userByID, s.stays} {
 		if st != nil {
