@@ -138,7 +138,13 @@ for round in $(seq "$ROUNDS"); do
 		memory
 		stop
 
-		say "round $round, $rev: booking writes, 8 clients for $WRITES, then one a second"
+		if [ -z "${SKIP_REFS:-}" ]; then
+			say "round $round: reference right before the writes: raw commits with Litestream, one core"
+			(cd "$root/backup" && GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$work/backup.test" \
+				-test.run NONE -test.bench 'RawCommit/replicated' -test.benchtime 2s) | grep -E '^Benchmark' |
+				awk '{printf "%-34s %12.1f commits/s\n", "raw commits (replicated)", 1e9/$3}'
+		fi
+		say "round $round, $rev: booking writes, 8 clients for $WRITES"
 		rm -rf "$work/load"
 		mksite load 50 0 "$rev"
 		serve "$bin" load

@@ -133,8 +133,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Codec = sessionCodec{}
-	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	codec := newSessionCodec()
+	sm.Codec = codec
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: codec.userOf, Refresh: idleRefresh(cfg.IdleTimeout)})
 	// A copy of the database (the replica is not encrypted) must not hold
 	// live session tokens: only their hashes are stored.
 	sm.HashTokenInStore = true
