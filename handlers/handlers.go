@@ -40,6 +40,11 @@ type Config struct {
 	MetricsToken string
 	// MetricsOpen opens /metrics to everyone who can reach the server.
 	MetricsOpen bool
+	// LogAllRequests writes an access line for every request. Without it
+	// only requests that change something, fail or are slow are logged:
+	// phones looking at the calendar all day would otherwise write to the
+	// journal on the SD card all day (the metrics count them anyway).
+	LogAllRequests bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
@@ -86,6 +91,7 @@ type app struct {
 	metrics      *metrics
 	metricsToken string
 	metricsOpen  bool
+	logAll       bool // see Config.LogAllRequests
 	backups      BackupStatus
 	proxies      TrustedProxies
 
@@ -153,6 +159,7 @@ func New(cfg Config) (http.Handler, error) {
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
 		metricsOpen:  cfg.MetricsOpen,
+		logAll:       cfg.LogAllRequests,
 		backups:      cfg.Backups,
 		proxies:      cfg.TrustedProxies,
 		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
