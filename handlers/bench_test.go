@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -137,4 +138,72 @@ func benchAfterChange(b *testing.B, changes func(e *env) func() error) {
 	// Without the write's own time (the collector's work for its garbage
 	// may still land here).
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkCalendarCacheMemory reports the heap the calendar's caches hold
+// once 50 members have each looked at three months: what grows with the
+// number of viewers. (The sessions are loaded by a first page before the
+// count starts, so only the calendar's share is counted.)
+func BenchmarkCalendarCacheMemory(b *testing.B) {
+	const viewers, months = 50, 3
+	e, h, _ := monthEnv(b)
+	ctx := context.Background()
+	var cookies []*http.Cookie
+	for i := range viewers {
+		u, err := e.st.CreateUser(ctx, store.NewUser{Email: fmt.Sprintf("m%d@example.org", i), Name: fmt.Sprintf("Mitglied %d", i),
+			Role: store.RoleMember, State: store.StateApproved, Password: password})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := e.as(u)
+		for _, ck := range c.http.Jar.Cookies(mustURL(e.srv.URL)) {
+			if ck.Name == "booking_session" {
+				cookies = append(cookies, ck)
+			}
+		}
+	}
+	get := func(path string, cookie *http.Cookie) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = "127.0.0.1:5555"
+		req.AddCookie(cookie)
+		req.Header.Set("Accept-Language", "de")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%s: status %d", path, w.Code)
+		}
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	// The first round starts from empty caches; later ones keep the parts
+	// that never go stale (day heads, entries, agenda lines), shared by all.
+	var held, first uint64
+	for b.Loop() {
+		for _, ck := range cookies {
+			get("/bookings", ck)
+		}
+		before := heap()
+		for m := range months {
+			for _, ck := range cookies {
+				get("/calendar?month="+today.AddMonths(m).String()[:7], ck)
+			}
+		}
+		held = heap() - before
+		if first == 0 {
+			first = held
+		}
+		// Void the caches for the next round: a change, then a view of a
+		// month not counted, which lets go of what the change made stale.
+		if err := e.st.SetAccommodationActive(ctx, e.admin, e.room.ID, true); err != nil {
+			b.Fatal(err)
+		}
+		get("/calendar?month="+today.AddMonths(-1).String()[:7], cookies[0])
+	}
+	b.ReportMetric(float64(first)/1024, "first-KiB")
+	b.ReportMetric(float64(held)/1024, "cache-KiB")
 }
