@@ -48,3 +48,61 @@ func TestStaysOverlapping(t *testing.T) {
 		t.Errorf("stay %+v", st)
 	}
 }
+
+// TestBookingsChanged: the log names the booking each write changed, and
+// refuses to answer across a write of anything else or beyond its memory.
+func TestBookingsChanged(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	g0 := f.s.Generation()
+	b1 := f.book(t, f.member, 3, 2, Item{AccommodationID: f.room.ID, Persons: 1})
+	b2 := f.book(t, f.member, 40, 2, Item{AccommodationID: f.tent.ID, Persons: 1})
+	if err := f.s.AcceptBooking(ctx, f.admin, b1.ID); err != nil {
+		t.Fatal(err)
+	}
+	g1 := f.s.Generation()
+	if ids, ok := f.s.BookingsChanged(g0, g1); !ok || !slices.Equal(ids, []int64{b1.ID, b2.ID, b1.ID}) {
+		t.Errorf("changed since %d: %v %v", g0, ids, ok)
+	}
+	if ids, ok := f.s.BookingsChanged(g1, g1); !ok || len(ids) != 0 {
+		t.Errorf("nothing changed: %v %v", ids, ok)
+	}
+	if _, ok := f.s.BookingsChanged(g1, g0); ok {
+		t.Errorf("a range backwards was answered")
+	}
+	if _, ok := f.s.BookingsChanged(g0, g1+1); ok {
+		t.Errorf("the future was answered")
+	}
+	// Stays has them as they are now.
+	if err := f.s.CancelBooking(ctx, f.member, b2.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.s.Stays(ctx, []int64{b2.ID, b1.ID})
+	if err != nil || len(got) != 1 || got[0].ID != b1.ID || got[0].Pending || got[0].Accommodations != f.room.Name {
+		t.Errorf("stays %+v %v", got, err)
+	}
+	// Anything else changed: everything before is void.
+	g2 := f.s.Generation()
+	if err := f.s.SetAccommodationActive(ctx, f.admin, f.tent.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.s.BookingsChanged(g2, f.s.Generation()); ok {
+		t.Errorf("a change of an accommodation passed for bookings only")
+	}
+	if _, ok := f.s.BookingsChanged(g0, g2); !ok {
+		t.Errorf("the changes before it were forgotten")
+	}
+	// Beyond its memory.
+	g3 := f.s.Generation()
+	for range 64 {
+		if _, err := f.s.UpdateBooking(ctx, f.member, b1.ID, BookingInput{Arrival: b1.Arrival, Departure: b1.Departure, Items: b1.Items, Notes: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids, ok := f.s.BookingsChanged(g3, f.s.Generation()); !ok || len(ids) != 64 {
+		t.Errorf("64 changes: %d %v", len(ids), ok)
+	}
+	if _, ok := f.s.BookingsChanged(g3-1, f.s.Generation()); ok {
+		t.Errorf("65 changes were answered from a log of 64")
+	}
+}
