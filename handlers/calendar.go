@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type calendarKey struct {
 }
 
 // Cached month bodies are few: a family looks at this month and the next.
-const maxCachedMonths = 48
+const maxCachedMonths = 24
 
 // dayHeadKey names a rendered day cell head: it reads the same for every
 // version of the data.
@@ -346,13 +347,16 @@ const (
 )
 
 // monthBody is the rendered body of a month, from the cache while the data
-// has not changed. Put together from parts rendered once each (day heads,
-// entries, agenda lines, the skeleton), it costs little more than its query
-// after a change.
+// has not changed. After a change it is brought up to date from the stays
+// the change touched (or kept as it is when it touched none of the month's),
+// and read whole only when something else changed. Put together from parts
+// rendered once each (day heads, entries, agenda lines, the skeleton), it
+// costs little more than reading its stays.
 func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
-	body, version, ok := a.months.get(key)
-	if ok {
-		return body, nil
+	version := a.store.Generation()
+	old := a.months.get(key)
+	if old != nil && old.version == version {
+		return old.body, nil
 	}
 	// Weeks start on Monday, as calendars do in Germany.
 	first := key.month
@@ -362,10 +366,68 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	if wd := int(next.Weekday()); wd != 1 {
 		end = next.AddDays((8 - wd) % 7)
 	}
-	bs, err := a.store.StaysOverlapping(r.Context(), start, end)
+	var bs []store.Stay
+	read := false
+	if old != nil {
+		if ids, ok := a.store.BookingsChanged(old.version, version); ok && len(ids) <= maxPatchedStays {
+			changed, err := a.store.Stays(r.Context(), ids)
+			if err != nil {
+				return nil, err
+			}
+			var touched bool
+			if bs, touched = patchStays(old.stays, ids, changed, start, end); !touched {
+				a.months.put(key, &monthEntry{version: version, stays: old.stays, body: old.body})
+				return old.body, nil
+			}
+			read = true
+		}
+	}
+	if !read {
+		var err error
+		if bs, err = a.store.StaysOverlapping(r.Context(), start, end); err != nil {
+			return nil, err
+		}
+	}
+	body, err := a.renderMonth(key, bs, first, start, next, end)
 	if err != nil {
 		return nil, err
 	}
+	a.months.put(key, &monthEntry{version: version, stays: bs, body: body})
+	return body, nil
+}
+
+// Beyond this many changes since a month was rendered, it is read whole.
+const maxPatchedStays = 16
+
+// patchStays is stays (the stays with a night in [start, end), in the order
+// of store.CompareStays) after the bookings ids changed to changed (those
+// of them that hold beds now). touched is false when the month's stays are
+// the same as before: none of them was changed, none came in. stays is
+// shared by the cache and is not changed.
+func patchStays(stays []store.Stay, ids []int64, changed []store.Stay, start, end store.Date) (out []store.Stay, touched bool) {
+	out = make([]store.Stay, 0, len(stays)+len(changed))
+	for _, st := range stays {
+		if slices.Contains(ids, st.ID) {
+			touched = true
+			continue
+		}
+		out = append(out, st)
+	}
+	for _, st := range changed {
+		if st.Arrival < end && st.Departure > start {
+			touched = true
+			out = append(out, st)
+		}
+	}
+	if !touched {
+		return stays, false
+	}
+	slices.SortFunc(out, func(x, y store.Stay) int { return store.CompareStays(&x, &y) })
+	return out, true
+}
+
+// renderMonth puts the body of a month together from its stays.
+func (a *app) renderMonth(key calendarKey, bs []store.Stay, first, start, next, end store.Date) ([]byte, error) {
 	tmpl := a.templates[key.lang]["calendar"]
 	var tmp bytes.Buffer
 	// A stay shows the same in each of its days but the first (it arrives):
@@ -455,13 +517,12 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 		return nil, err
 	}
 	// The body is kept as it is: one allocation of its size.
-	body = make([]byte, 0, len(sk[0])+len(sk[1])+len(sk[2])+len(parts))
+	body := make([]byte, 0, len(sk[0])+len(sk[1])+len(sk[2])+len(parts))
 	body = append(body, sk[0]...)
 	body = append(body, parts[weeks:]...)
 	body = append(body, sk[1]...)
 	body = append(body, parts[:weeks]...)
 	body = append(body, sk[2]...)
-	a.months.put(version, key, body)
 	return body, nil
 }
 

@@ -2,11 +2,16 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"booking/handlers"
 	"booking/store"
 )
 
@@ -91,5 +96,84 @@ func TestCalendarViewersSeeTheirOwnParts(t *testing.T) {
 	// The flash was shown once.
 	if again := c.get("/calendar").body; again != shared {
 		t.Errorf("the flash was shown again, or the page changed")
+	}
+}
+
+// TestCalendarAfterChanges: after any sequence of changes, a month brought
+// up to date from the changed stays (or kept, when they are elsewhere) reads
+// byte for byte as the same month rendered from scratch by a server that
+// has cached nothing.
+func TestCalendarAfterChanges(t *testing.T) {
+	var cfg handlers.Config
+	e := newEnvConfigured(t, func(_ *store.Store, c *handlers.Config) { cfg = *c })
+	ctx := context.Background()
+	warm := e.srv.Config.Handler
+	var cookie *http.Cookie
+	for _, ck := range e.as(e.anna).http.Jar.Cookies(mustURL(e.srv.URL)) {
+		if ck.Name == "booking_session" {
+			cookie = ck
+		}
+	}
+	get := func(h http.Handler, month string) string {
+		req := httptest.NewRequest(http.MethodGet, "/calendar?month="+month, nil)
+		req.RemoteAddr = "127.0.0.1:5555"
+		req.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", month, w.Code)
+		}
+		return w.Body.String()
+	}
+	months := []string{"2026-08", "2026-09", "2026-10"}
+	rng := rand.New(rand.NewPCG(14, 2))
+	var ids []int64
+	members := []*store.User{e.anna, e.ben, e.admin}
+	accs := []*store.Accommodation{e.room, e.tent}
+	for step := range 120 {
+		var what string
+		var err error
+		switch op := rng.IntN(10); {
+		case op < 4 || len(ids) == 0:
+			arr := today.AddDays(rng.IntN(80))
+			var b *store.Booking
+			b, err = e.st.CreateBooking(ctx, members[rng.IntN(3)], store.BookingInput{Arrival: arr, Departure: arr.AddDays(1 + rng.IntN(4)),
+				Items: []store.Item{{AccommodationID: accs[rng.IntN(2)].ID, Persons: 1}}})
+			if err == nil {
+				ids = append(ids, b.ID)
+			}
+			what = "create"
+		case op < 6:
+			err, what = e.st.AcceptBooking(ctx, e.admin, ids[rng.IntN(len(ids))]), "accept"
+		case op < 7:
+			err, what = e.st.CancelBooking(ctx, e.admin, ids[rng.IntN(len(ids))]), "cancel"
+		case op < 8:
+			err, what = e.st.RejectBooking(ctx, e.admin, ids[rng.IntN(len(ids))], "voll"), "reject"
+		case op < 9:
+			arr := today.AddDays(rng.IntN(80))
+			_, err = e.st.UpdateBooking(ctx, e.admin, ids[rng.IntN(len(ids))], store.BookingInput{Arrival: arr, Departure: arr.AddDays(1 + rng.IntN(3)),
+				Items: []store.Item{{AccommodationID: e.room.ID, Persons: 1}, {AccommodationID: e.tent.ID, Persons: 1}}})
+			what = "move"
+		default:
+			// Something the stays show, changed outside of them.
+			err, what = e.st.UpdateAccommodation(ctx, e.admin, e.tent.ID, store.AccommodationInput{Name: fmt.Sprintf("Zelt %d", step), Kind: "tent", Beds: 4}), "rename"
+		}
+		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNoCapacity) && !errors.As(err, new(*store.ValidationError)) {
+			t.Fatalf("step %d %s: %v", step, what, err)
+		}
+		// The warm server sees only some months after each change, so its
+		// months go stale by one change or by several.
+		cold, err := handlers.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range months {
+			if rng.IntN(3) == 0 && step%10 != 9 {
+				continue
+			}
+			if got, want := get(warm, m), get(cold, m); got != want {
+				t.Fatalf("step %d (%s), %s: the month kept differs from the month rendered afresh", step, what, m)
+			}
+		}
 	}
 }

@@ -90,8 +90,8 @@ type app struct {
 	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
-	months  *versionedCache[calendarKey, []byte] // rendered month bodies
-	pending *versionedCache[struct{}, int]       // bookings waiting, for the menu
+	months  *monthCache                    // rendered month bodies
+	pending *versionedCache[struct{}, int] // bookings waiting, for the menu
 	// Parts of a month that read the same whatever else changed: keyed by
 	// all they show, so they never go stale (version 0 forever).
 	dayHeads *versionedCache[dayHeadKey, template.HTML]
@@ -157,7 +157,7 @@ func New(cfg Config) (http.Handler, error) {
 		metricsOpen:  cfg.MetricsOpen,
 		backups:      cfg.Backups,
 		proxies:      cfg.TrustedProxies,
-		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
+		months:       newMonthCache(maxCachedMonths),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 		dayHeads:     newVersionedCache[dayHeadKey, template.HTML](unversioned, maxCachedDayHeads),
 		entries:      newVersionedCache[entryKey, template.HTML](unversioned, maxCachedEntries),
