@@ -66,6 +66,7 @@ type monthEntry struct {
 	version uint64
 	stays   []store.Stay
 	body    []byte
+	parts   map[int64]*stayParts // by stay; read only once kept
 }
 
 // monthCache keeps month bodies across changes of the data: unlike

@@ -376,7 +376,7 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 			}
 			var touched bool
 			if bs, touched = patchStays(old.stays, ids, changed, start, end); !touched {
-				a.months.put(key, &monthEntry{version: version, stays: old.stays, body: old.body})
+				a.months.put(key, &monthEntry{version: version, stays: old.stays, body: old.body, parts: old.parts})
 				return old.body, nil
 			}
 			read = true
@@ -388,12 +388,31 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 			return nil, err
 		}
 	}
-	body, err := a.renderMonth(key, bs, first, start, next, end)
+	var prev map[int64]*stayParts
+	if old != nil {
+		prev = old.parts
+	}
+	body, parts, err := a.renderMonth(key, bs, prev, first, start, next, end)
 	if err != nil {
 		return nil, err
 	}
-	a.months.put(key, &monthEntry{version: version, stays: bs, body: body})
+	a.months.put(key, &monthEntry{version: version, stays: bs, body: body, parts: parts})
 	return body, nil
+}
+
+// stayParts is what a stay shows in a month: its entries in the grid (on
+// its first day, on the others) and its line in the agenda, once rendered.
+type stayParts struct {
+	stay           store.Stay
+	arrives, stays template.HTML
+	agenda         template.HTML
+}
+
+// sameStay tells whether two stays read the same in the month: then their
+// parts are the same too.
+func sameStay(a, b *store.Stay) bool {
+	return a.ID == b.ID && a.UserName == b.UserName && a.Arrival == b.Arrival && a.Departure == b.Departure &&
+		a.Pending == b.Pending && a.Persons == b.Persons && a.Accommodations == b.Accommodations && slices.Equal(a.Items, b.Items)
 }
 
 // Beyond this many changes since a month was rendered, it is read whole.
@@ -427,13 +446,25 @@ func patchStays(stays []store.Stay, ids []int64, changed []store.Stay, start, en
 }
 
 // renderMonth puts the body of a month together from its stays.
-func (a *app) renderMonth(key calendarKey, bs []store.Stay, first, start, next, end store.Date) ([]byte, error) {
+// prev is what the month's last rendering left (or nil); renderMonth
+// returns the same for the next.
+func (a *app) renderMonth(key calendarKey, bs []store.Stay, prev map[int64]*stayParts, first, start, next, end store.Date) ([]byte, map[int64]*stayParts, error) {
 	tmpl := a.templates[key.lang]["calendar"]
 	var tmp bytes.Buffer
 	// A stay shows the same in each of its days but the first (it arrives):
-	// two entries per stay, looked up once each.
-	type stayEntries struct{ arrives, stays template.HTML }
-	entries := make([]stayEntries, len(bs))
+	// two entries per stay, looked up once each, and one line of the
+	// agenda. Those of a stay that reads as in the month's last rendering
+	// are taken from there, without looking them up.
+	entries := make([]stayParts, len(bs))
+	parts := make(map[int64]*stayParts, len(bs))
+	for i := range bs {
+		e := &entries[i]
+		if p, ok := prev[bs[i].ID]; ok && sameStay(&p.stay, &bs[i]) {
+			*e = *p
+		}
+		e.stay = bs[i]
+		parts[bs[i].ID] = e
+	}
 	entry := func(i int, arrives bool) (template.HTML, error) {
 		e := &entries[i]
 		if arrives && e.arrives != "" {
@@ -478,7 +509,7 @@ func (a *app) renderMonth(key calendarKey, bs []store.Stay, first, start, next, 
 		if !ok {
 			tmp.Reset()
 			if err := tmpl.ExecuteTemplate(&tmp, "calendar_day", hk); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			head = template.HTML(tmp.String())
 			a.dayHeads.put(0, hk, head)
@@ -490,7 +521,7 @@ func (a *app) renderMonth(key calendarKey, bs []store.Stay, first, start, next, 
 			if b := &bs[i]; b.Arrival <= d && d < b.Departure {
 				html, err := entry(i, b.Arrival == d)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				buf.WriteString(string(html))
 				if inMonth {
@@ -505,25 +536,35 @@ func (a *app) renderMonth(key calendarKey, bs []store.Stay, first, start, next, 
 	}
 	weeks := buf.Len()
 	for _, it := range monthAgenda(bs, first, next, key.today) {
+		var p *stayParts
+		if it.Stay != nil {
+			if p = parts[it.Stay.ID]; p.agenda != "" {
+				buf.WriteString(string(p.agenda))
+				continue
+			}
+		}
 		line, err := a.agendaLine(tmpl, &tmp, it, key.lang)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if p != nil {
+			p.agenda = line
 		}
 		buf.WriteString(string(line))
 	}
-	parts := buf.Bytes()
+	rows := buf.Bytes()
 	sk, err := a.skeleton(skeletonKey{month: first, lang: key.lang, empty: empty})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The body is kept as it is: one allocation of its size.
-	body := make([]byte, 0, len(sk[0])+len(sk[1])+len(sk[2])+len(parts))
+	body := make([]byte, 0, len(sk[0])+len(sk[1])+len(sk[2])+len(rows))
 	body = append(body, sk[0]...)
-	body = append(body, parts[weeks:]...)
+	body = append(body, rows[weeks:]...)
 	body = append(body, sk[1]...)
-	body = append(body, parts[:weeks]...)
+	body = append(body, rows[:weeks]...)
 	body = append(body, sk[2]...)
-	return body, nil
+	return body, parts, nil
 }
 
 // skeleton is the month's body cut where the agenda and the weeks go, from
