@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,31 +429,51 @@ func TestReplicationStartupOrder(t *testing.T) {
 }
 
 // BenchmarkCreateBookingReplicated is store's BenchmarkCreateBooking with
-// Litestream replicating to a file replica, as in production.
+// Litestream replicating to a file replica, as in production: one member
+// booking after the other, and eight at once (their changes may share a
+// commit, see store/group.go).
 func BenchmarkCreateBookingReplicated(b *testing.B) {
-	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
-	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
-	r := newReplicated(b, cfg)
-	ctx := context.Background()
-	accs := make([]*store.Accommodation, 8)
-	for i := range accs {
-		accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
-	}
-	// One member books thousands of stays: no limit on pending requests.
-	in := r.s.Settings().Input()
-	in.MaxPendingBedNights = 0
-	if err := r.s.UpdateSettings(ctx, r.admin, in); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		arr := today + store.Date(i%300)
-		_, err := r.s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: arr, Departure: arr + 2,
-			Items: []store.Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, clients := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
+			cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
+			r := newReplicated(b, cfg)
+			ctx := context.Background()
+			accs := make([]*store.Accommodation, 8)
+			for i := range accs {
+				accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
+			}
+			// One member books thousands of stays: no limit on pending requests.
+			in := r.s.Settings().Input()
+			in.MaxPendingBedNights = 0
+			if err := r.s.UpdateSettings(ctx, r.admin, in); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			book := func() {
+				i := int(n.Add(1))
+				arr := today + store.Date(i%300)
+				_, err := r.s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: arr, Departure: arr + 2,
+					Items: []store.Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
+				if err != nil {
+					b.Error(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			if clients == 1 {
+				for b.Loop() {
+					book()
+				}
+				return
+			}
+			b.SetParallelism(clients) // × GOMAXPROCS goroutines
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					book()
+				}
+			})
+		})
 	}
 }
 
@@ -476,13 +497,17 @@ func BenchmarkRawCommit(b *testing.B) {
 // writer (the store keeps its writer to itself), and commits in a loop.
 func rawCommits(b *testing.B, dbPath string) {
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=cache_size(-1024)"+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
+	// The store's page size too (it must come before WAL mode).
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", store.PageSize)); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE raw_a (id INTEGER PRIMARY KEY, v TEXT) STRICT;
 		CREATE TABLE raw_b (id INTEGER PRIMARY KEY, a INTEGER, n INTEGER) STRICT`); err != nil {
 		b.Fatal(err)

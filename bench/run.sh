@@ -10,7 +10,7 @@
 # pinned to core 0 with GOMAXPROCS=1; the load comes from core 1. Everything
 # talks to 127.0.0.1 only, and every phase stops after a bounded time.
 # Knobs (environment): ROUNDS=3 MIX=60s WRITES=10s OPEN=20s RATE=100
-# IDLE=120s STARTS=9 BOOKINGS=1000 SKIP_REFS=1 (no reference benchmarks).
+# IDLE=120s TRICKLE=60 STARTS=9 BOOKINGS=1000 SKIP_REFS=1 (no reference benchmarks).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -19,6 +19,7 @@ WRITES=${WRITES:-10s}
 OPEN=${OPEN:-20s}
 RATE=${RATE:-100}
 IDLE=${IDLE:-120s}
+TRICKLE=${TRICKLE:-60}
 STARTS=${STARTS:-9}
 BOOKINGS=${BOOKINGS:-1000}
 SERVER_CORE=${SERVER_CORE:-0}
@@ -52,12 +53,18 @@ for rev in "${revs[@]}"; do
 		src=$work/src-$name
 		[ -d "$src" ] || { mkdir -p "$src" && git -C "$root" archive "$name" | tar -x -C "$src"; }
 	fi
-	(cd "$src" && go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/booking-$rev" .)
+	# As deploy/release.sh builds: static, stripped.
+	(cd "$src" && CGO_ENABLED=0 go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/booking-$rev" .)
+	# Each revision seeds its own sites: the page size of a new database
+	# is the store's choice.
+	if [ -d "$src/bench" ]; then
+		(cd "$src" && go build -o "$work/bench-$rev" ./bench)
+	fi
 	say "binary $rev"
 	printf '%-34s %12.1f MiB\n' "stripped, this machine" "$(echo "scale=1; $(stat -c %s "$work/booking-$rev")/1048576" | bc)"
 	for target in arm64:: arm:7:; do
 		IFS=: read -r arch arm _ <<<"$target"
-		(cd "$src" && GOOS=linux GOARCH=$arch GOARM=$arm go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/pi" .)
+		(cd "$src" && CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -tags "$tags" -trimpath -ldflags='-s -w' -o "$work/pi" .)
 		printf '%-34s %12.1f MiB\n' "stripped, linux/$arch${arm:+v$arm}" "$(echo "scale=1; $(stat -c %s "$work/pi")/1048576" | bc)"
 	done
 done
@@ -80,10 +87,12 @@ if [ -z "${SKIP_REFS:-}" ]; then
 fi
 
 # --- sites --------------------------------------------------------------------
-mksite() { # name members bookings
+mksite() { # name members bookings [revision]
+	local seeder=$work/bench
+	[ -n "${4:-}" ] && [ -x "$work/bench-$4" ] && seeder=$work/bench-$4
 	mkdir -p "$work/$1"
 	cp "$root/litestream.yml" "$work/$1/"
-	"$work/bench" seed -dir "$work/$1" -members "$2" -bookings "$3"
+	"$seeder" seed -dir "$work/$1" -members "$2" -bookings "$3"
 }
 
 serve() { # binary site -> sets server_pid, base
@@ -122,7 +131,7 @@ for round in $(seq "$ROUNDS"); do
 		bin=booking-$rev
 		say "round $round, $rev: 50-user mix for $MIX (closed loop, 50 connections)"
 		rm -rf "$work/load"
-		mksite load 50 0
+		mksite load 50 0 "$rev"
 		serve "$bin" load
 		load mix -base "$base" -pid "$server_pid" -users 50 -for "$MIX"
 		memory
@@ -130,28 +139,36 @@ for round in $(seq "$ROUNDS"); do
 
 		say "round $round, $rev: booking writes, 8 clients for $WRITES, then one a second"
 		rm -rf "$work/load"
-		mksite load 50 0
+		mksite load 50 0 "$rev"
 		serve "$bin" load
 		load writes -base "$base" -pid "$server_pid" -clients 8 -for "$WRITES"
 		stop
 
 		say "round $round, $rev: open load $RATE req/s of the mix for $OPEN"
 		rm -rf "$work/load"
-		mksite load 50 0
+		mksite load 50 0 "$rev"
 		serve "$bin" load
 		load open -base "$base" -pid "$server_pid" -rate "$RATE" -for "$OPEN"
 		stop
 
 		say "round $round, $rev: start to healthy with $BOOKINGS bookings ($STARTS starts)"
-		[ -d "$work/start" ] || mksite start 50 "$BOOKINGS"
+		rm -rf "$work/start"
+		mksite start 50 "$BOOKINGS" "$rev"
 		(cd "$work/start" && GOMAXPROCS=1 GOMEMLIMIT=$MEMLIMIT "$work/bench" start -bin "$work/$bin" -dir "$work/start" -n "$STARTS")
 	done
 done
 
 for rev in "${revs[@]}"; do
+	say "$rev: one booking a second, $TRICKLE bookings, on a server that did nothing else"
+	rm -rf "$work/load"
+	mksite load 50 0 "$rev"
+	serve "booking-$rev" load
+	load trickle -base "$base" -pid "$server_pid" -n "$TRICKLE"
+	stop
+
 	say "$rev: idle, 10 logged-in phones, one look a minute, for $IDLE"
 	rm -rf "$work/load"
-	mksite load 50 0
+	mksite load 50 0 "$rev"
 	serve "booking-$rev" load
 	load idle -base "$base" -pid "$server_pid" -phones 10 -for "$IDLE"
 	stop

@@ -68,19 +68,28 @@ func (l *LogBuffer) Write(p []byte) (int, error) {
 
 func (l *LogBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// CorruptPage writes random bytes over page n (4096-byte pages) of a
-// closed database file, as the dd did: page 2 is the users table.
+// CorruptPage writes random bytes over page n of a closed database file,
+// as the dd did: page 2 is the users table. The page size is read
+// from the file's header (new databases have 1 KiB pages, older ones 4 KiB).
 func CorruptPage(tb testing.TB, path string, n int) {
 	tb.Helper()
-	b := make([]byte, 4096)
-	rand.Read(b)
-	b[0] = 0 // no b-tree page starts like this
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.WriteAt(b, int64(n-1)*4096); err != nil {
+	var header [18]byte
+	if _, err := f.ReadAt(header[:], 0); err != nil {
+		tb.Fatal(err)
+	}
+	size := int64(header[16])<<8 | int64(header[17]) // big-endian
+	if size == 1 {
+		size = 65536 // how the header spells 64 KiB
+	}
+	b := make([]byte, size)
+	rand.Read(b)
+	b[0] = 0 // no b-tree page starts like this
+	if _, err := f.WriteAt(b, int64(n-1)*size); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -353,7 +353,7 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 	in.Items = slices.Clone(in.Items)
 	now := timestamp(s.now())
 	var id int64
-	err := s.writeBooking(ctx, &id, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		// The actor may have been disabled since the session was loaded.
 		var state string
 		if err := s.queryRowTx(ctx, tx, sqlUserState, actor.ID).Scan(&state); err != nil || state != StateApproved {
@@ -407,7 +407,7 @@ func (s *Store) loadForChange(ctx context.Context, tx *sql.Tx, actor *User, id i
 // accepted something else. Changing only the notes keeps the status.
 func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in BookingInput) (*Booking, error) {
 	in.Items = slices.Clone(in.Items)
-	err := s.writeBooking(ctx, &id, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		old, err := s.loadForChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
@@ -503,7 +503,7 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 	if !actor.IsAdmin() {
 		return fmt.Errorf("%s booking %d: %w", status, id, ErrForbidden)
 	}
-	err := s.writeBooking(ctx, &id, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		b, err := s.bookingByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -539,7 +539,7 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 // CancelBooking cancels a pending or accepted booking and frees its beds.
 // The owner may cancel until the stay is over; an administrator any time.
 func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error {
-	err := s.writeBooking(ctx, &id, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		b, err := s.loadForChange(ctx, tx, actor, id)
 		if err != nil {
 			return err

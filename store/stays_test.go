@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -104,5 +105,33 @@ func TestBookingsChanged(t *testing.T) {
 	}
 	if _, ok := f.s.BookingsChanged(g3-1, f.s.Generation()); ok {
 		t.Errorf("65 changes were answered from a log of 64")
+	}
+}
+
+// TestBookingsChangedGrouped: bookings committed together are all named.
+func TestBookingsChangedGrouped(t *testing.T) {
+	f := newFixture(t)
+	f.setLimits(t, 18, 0)
+	big := f.accommodation(t, "Saal", "room", 100)
+	g0 := f.s.Generation()
+	var wg sync.WaitGroup
+	ids := make([]int64, 20)
+	for i := range ids {
+		wg.Go(func() {
+			b, err := f.s.CreateBooking(context.Background(), f.member, BookingInput{Arrival: today + Date(1+i), Departure: today + Date(2+i),
+				Items: []Item{{AccommodationID: big.ID, Persons: 1}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = b.ID
+		})
+	}
+	wg.Wait()
+	got, ok := f.s.BookingsChanged(g0, f.s.Generation())
+	slices.Sort(got)
+	slices.Sort(ids)
+	if !ok || !slices.Equal(got, ids) {
+		t.Errorf("changed %v %v, want %v (generation %d → %d)", got, ok, ids, g0, f.s.Generation())
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -558,5 +559,48 @@ func TestRefusesANewerSchema(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
+	}
+}
+
+// A new database gets small pages (fewer bytes written per booking); one
+// made before keeps its 4 KiB pages, since WAL mode cannot change them, and
+// works as before.
+func TestPageSize(t *testing.T) {
+	ctx := context.Background()
+	pageSize := func(s *Store) int {
+		var n int
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA page_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	f := newFixture(t)
+	if got := pageSize(f.s); got != PageSize {
+		t.Errorf("new database: page size %d, want %d", got, PageSize)
+	}
+
+	old := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE x (a)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(ctx, old, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode string
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q, %v", mode, err)
+	}
+	if got := pageSize(s); got != 4096 {
+		t.Errorf("existing database: page size %d, want 4096 kept", got)
+	}
+	if _, err := s.CreateUser(ctx, NewUser{Email: "a@example.org", Name: "A", Role: RoleMember, State: StateApproved}); err != nil {
+		t.Errorf("existing database: %v", err)
 	}
 }

@@ -2,32 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// CorruptPage overwrites page n (1-based, 4096-byte pages) of a closed
-// database file with random bytes that no b-tree page starts with, the
-// damage the issue made with dd: page 2 is the root of the users table.
-func CorruptPage(t testing.TB, path string, n int) {
-	t.Helper()
-	b := make([]byte, 4096)
-	rand.Read(b)
-	b[0] = 0 // not a page type
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, int64(n-1)*4096); err != nil {
-		t.Fatal(err)
-	}
-}
+	"booking/e2e"
+)
 
 // A damaged file opens (only the schema on page 1 is read at start), so
 // the first query that meets the damage must mark the store at once, and
@@ -36,8 +18,8 @@ func TestDamagedDatabaseIsNoticed(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	path := f.s.Path()
-	f.s.Close() // checkpoints: the users' rows are in the main file now
-	CorruptPage(t, path, 2)
+	f.s.Close()                 // checkpoints: the users' rows are in the main file now
+	e2e.CorruptPage(t, path, 2) // page 2 is the root of the users table
 
 	s, err := Open(ctx, path, Options{Now: f.clock.Now})
 	if err != nil {
