@@ -281,6 +281,7 @@ func (a *app) calendarFrame(r *http.Request, fk frameKey) (*frame, error) {
 		return nil, nil
 	}
 	cp := a.calendarPage(fk.month, []byte(bodyMark))
+	cp.Path = "/calendar" // the frame shows no other
 	a.fillBase(r, &cp.base)
 	// What the page shows is its key's, nothing of the viewer's but the
 	// name's place.

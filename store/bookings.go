@@ -866,6 +866,10 @@ func (s *Store) StaysOverlapping(ctx context.Context, from, to Date) ([]Stay, er
 // would list them; the others (rejected, cancelled, gone) are left out. It
 // brings a list of stays up to date after BookingsChanged named them.
 func (s *Store) Stays(ctx context.Context, ids []int64) ([]Stay, error) {
+	// Each once: a booking's rows read twice would make one stay of both.
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	var rs []stayRow
 	for _, id := range ids {
 		rows, err := s.stayByID.QueryContext(ctx, id)

@@ -78,7 +78,7 @@ func TestBookingsChanged(t *testing.T) {
 	if err := f.s.CancelBooking(ctx, f.member, b2.ID); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.s.Stays(ctx, []int64{b2.ID, b1.ID})
+	got, err := f.s.Stays(ctx, []int64{b2.ID, b1.ID, b1.ID})
 	if err != nil || len(got) != 1 || got[0].ID != b1.ID || got[0].Pending || got[0].Accommodations != f.room.Name {
 		t.Errorf("stays %+v %v", got, err)
 	}
