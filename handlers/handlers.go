@@ -96,14 +96,17 @@ type app struct {
 	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
-	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
-	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
-	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
+	months  *monthCache                    // rendered month bodies
+	pending *versionedCache[struct{}, int] // bookings waiting, for the menu
 	// Parts of a month that read the same whatever else changed: keyed by
 	// all they show, so they never go stale (version 0 forever).
 	dayHeads *versionedCache[dayHeadKey, template.HTML]
 	entries  *versionedCache[entryKey, template.HTML]
 	agenda   *versionedCache[agendaKey, template.HTML]
+	// The calendar page around its body, per kind of viewer, and the body
+	// around its weeks and agenda.
+	frames    *versionedCache[frameKey, *frame]
+	skeletons *versionedCache[skeletonKey, [3][]byte]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService
@@ -162,12 +165,13 @@ func New(cfg Config) (http.Handler, error) {
 		logAll:       cfg.LogAllRequests,
 		backups:      cfg.Backups,
 		proxies:      cfg.TrustedProxies,
-		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
-		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
+		months:       newMonthCache(maxCachedMonths),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 		dayHeads:     newVersionedCache[dayHeadKey, template.HTML](unversioned, maxCachedDayHeads),
 		entries:      newVersionedCache[entryKey, template.HTML](unversioned, maxCachedEntries),
 		agenda:       newVersionedCache[agendaKey, template.HTML](unversioned, maxCachedAgenda),
+		frames:       newVersionedCache[frameKey, *frame](unversioned, maxCachedFrames),
+		skeletons:    newVersionedCache[skeletonKey, [3][]byte](unversioned, maxCachedSkeletons),
 		mail:         cfg.Mail,
 		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),

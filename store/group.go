@@ -38,17 +38,20 @@ const (
 var groupStatements = []string{sqlSavepoint, sqlRollbackToSaved, sqlReleaseSaved}
 
 type groupedWrite struct {
-	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	done chan error
+	ctx     context.Context
+	booking *int64 // the booking fn changes, once it has run (see changeLog)
+	fn      func(tx *sql.Tx) error
+	done    chan error
 }
 
 var errClosed = errors.New("the database is closed")
 
 // writeGrouped is write for booking changes: fn may share its transaction
-// with other booking changes that arrive meanwhile (see above).
-func (s *Store) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	w := &groupedWrite{ctx: ctx, fn: fn, done: make(chan error, 1)}
+// with other booking changes that arrive meanwhile (see above). fn changes
+// one booking and nothing else, the one whose id it leaves in *booking: the
+// change log records it (see BookingsChanged).
+func (s *Store) writeGrouped(ctx context.Context, booking *int64, fn func(tx *sql.Tx) error) error {
+	w := &groupedWrite{ctx: ctx, booking: booking, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.groupIn <- w:
 	case <-s.groupQuit:
@@ -88,7 +91,7 @@ func (s *Store) committer() {
 func (s *Store) commitGroup(batch []*groupedWrite) {
 	if len(batch) == 1 {
 		w := batch[0]
-		w.done <- s.transact(w.ctx, true, guard(w.fn))
+		w.done <- s.transact(w.ctx, true, w.booking, guard(w.fn))
 		return
 	}
 	errs, abort := s.tryGroup(batch)
@@ -97,7 +100,7 @@ func (s *Store) commitGroup(batch []*groupedWrite) {
 		// more than a savepoint): nothing of it was kept, so each change
 		// runs again on its own and meets the problem by itself.
 		for _, w := range batch {
-			w.done <- s.transact(w.ctx, true, guard(w.fn))
+			w.done <- s.transact(w.ctx, true, w.booking, guard(w.fn))
 		}
 		return
 	}
@@ -156,7 +159,20 @@ func (s *Store) tryGroup(batch []*groupedWrite) (errs []error, abort error) {
 		}
 		return errs, nil
 	}
-	s.generation.Add(1)
+	// The change log names every booking of the group: one whose change
+	// was rolled back to its savepoint is read again for nothing, which
+	// does no harm. A change that names none may have changed anything.
+	var ids []int64
+	for _, w := range batch {
+		if w.booking == nil {
+			ids = nil
+			break
+		}
+		if *w.booking != 0 {
+			ids = append(ids, *w.booking)
+		}
+	}
+	s.changed(ids)
 	s.afterCommit(tx, true)
 	return errs, nil
 }
