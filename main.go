@@ -93,6 +93,9 @@ Flags (serve):
                            serves HTTPS (with -tls-cert or -acme-domain they
                            are Secure anyway)
   -log-format text|json    log lines as logfmt text (default) or JSON
+  -log-requests changes|all
+                           access lines for requests that change something,
+                           fail or are slow (default), or for every request
   -mail-retry LIST         waits before the retries of a mail that could not be
                            sent (default 1m,5m,30m,2h; then it is failed and
                            shown on the settings page)

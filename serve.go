@@ -35,6 +35,7 @@ type serveFlags struct {
 	tls             tlsFlags
 	trustedProxies  handlers.TrustedProxies
 	metricsOpen     bool
+	logRequests     string
 	mailRetry       string
 }
 
@@ -45,6 +46,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address")
 	fs.DurationVar(&f.sessionLifetime, "session-lifetime", 30*24*time.Hour, "how long a login lasts")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.logRequests, "log-requests", "changes", "which requests get an access line: changes (and failures and slow ones), or all")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set when served over HTTPS)")
 	fs.StringVar(&f.baseURL, "base-url", "", "how family members reach the server, e.g. http://gartenhaus.local:8080 (for the setup link in the log, links in mails and calendar feeds)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 14*24*time.Hour, "log out a session not used for this long (0: never)")
@@ -57,6 +59,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := f.tls.check(fs, &f.addr); err != nil {
 		return err
+	}
+	if f.logRequests != "changes" && f.logRequests != "all" {
+		return usageError(fmt.Sprintf("-log-requests %q: want changes or all", f.logRequests))
 	}
 	retry, err := mailer.ParseRetry(f.mailRetry)
 	if err != nil {
@@ -333,7 +338,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 	h, err := handlers.New(handlers.Config{Store: db.store, Logger: logger, Version: buildVersion(), Started: started,
 		SessionLifetime: f.sessionLifetime, IdleTimeout: f.idleTimeout, SecureCookies: f.secureCookies || web.on(), MetricsToken: os.Getenv("BOOKING_METRICS_TOKEN"),
 		Backups: db.rep, CertificateExpiry: web.certificateExpiry(), TrustedProxies: f.trustedProxies, MetricsOpen: f.metricsOpen,
-		Mail: sender, BaseURL: f.baseURL})
+		LogAllRequests: f.logRequests == "all", Mail: sender, BaseURL: f.baseURL})
 	if err != nil {
 		ln.Close()
 		return logged(logger, "cannot start", err)

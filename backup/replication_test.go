@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,31 +429,51 @@ func TestReplicationStartupOrder(t *testing.T) {
 }
 
 // BenchmarkCreateBookingReplicated is store's BenchmarkCreateBooking with
-// Litestream replicating to a file replica, as in production.
+// Litestream replicating to a file replica, as in production: one member
+// booking after the other, and eight at once (their changes may share a
+// commit, see store/group.go).
 func BenchmarkCreateBookingReplicated(b *testing.B) {
-	cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
-	cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
-	r := newReplicated(b, cfg)
-	ctx := context.Background()
-	accs := make([]*store.Accommodation, 8)
-	for i := range accs {
-		accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
-	}
-	// One member books thousands of stays: no limit on pending requests.
-	in := r.s.Settings().Input()
-	in.MaxPendingBedNights = 0
-	if err := r.s.UpdateSettings(ctx, r.admin, in); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		arr := today + store.Date(i%300)
-		_, err := r.s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: arr, Departure: arr + 2,
-			Items: []store.Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, clients := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			cfg := fileReplica(filepath.Join(b.TempDir(), "replica"))
+			cfg.SyncInterval, cfg.MonitorInterval = time.Second, time.Second // production values
+			r := newReplicated(b, cfg)
+			ctx := context.Background()
+			accs := make([]*store.Accommodation, 8)
+			for i := range accs {
+				accs[i] = r.accommodation(b, fmt.Sprintf("Raum %d", i), "room", 100)
+			}
+			// One member books thousands of stays: no limit on pending requests.
+			in := r.s.Settings().Input()
+			in.MaxPendingBedNights = 0
+			if err := r.s.UpdateSettings(ctx, r.admin, in); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			book := func() {
+				i := int(n.Add(1))
+				arr := today + store.Date(i%300)
+				_, err := r.s.CreateBooking(ctx, r.member, store.BookingInput{Arrival: arr, Departure: arr + 2,
+					Items: []store.Item{{AccommodationID: accs[i%8].ID, Persons: 1}}})
+				if err != nil {
+					b.Error(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			if clients == 1 {
+				for b.Loop() {
+					book()
+				}
+				return
+			}
+			b.SetParallelism(clients) // × GOMAXPROCS goroutines
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					book()
+				}
+			})
+		})
 	}
 }
 

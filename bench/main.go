@@ -7,6 +7,7 @@
 //	go run ./bench mix -base URL -pid PID [-users 50] [-for 30s]
 //	go run ./bench open -base URL -pid PID [-rate 100] [-for 20s]
 //	go run ./bench writes -base URL -pid PID [-clients 8] [-for 10s]
+//	go run ./bench logins -base URL [-rate 50] [-burst 20] [-for 15s]
 //	go run ./bench trickle -base URL -pid PID [-n 60] [-tail 35s]
 //	go run ./bench idle -base URL -pid PID [-phones 10] [-for 60s]
 //	go run ./bench hammer -base URL [-conns 50] [-for 5s]
@@ -55,6 +56,7 @@ func main() {
 	rate := fs.Float64("rate", 100, "requests per second (open)")
 	clients := fs.Int("clients", 8, "concurrent bookers (writes)")
 	phones := fs.Int("phones", 10, "logged-in phones (idle)")
+	burst := fs.Int("burst", 20, "members logging in at once (logins)")
 	conns := fs.Int("conns", 50, "connections (hammer)")
 	dur := fs.Duration("for", 30*time.Second, "how long the phase runs")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (bare)")
@@ -77,6 +79,8 @@ func main() {
 		err = open(*base, *pid, *rate, *dur)
 	case "writes":
 		err = writes(*base, *pid, *clients, *dur)
+	case "logins":
+		err = logins(*base, *rate, *burst, *dur)
 	case "trickle":
 		err = trickle(*base, *pid, *n, *tail)
 	case "idle":
@@ -167,21 +171,38 @@ type member struct {
 func login(base string, n int) ([]*member, error) {
 	out := make([]*member, n)
 	for i := range n {
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport:     &http.Transport{MaxIdleConnsPerHost: 2}}
-		form := url.Values{"email": {fmt.Sprintf("m%02d@example.org", i)}, "password": {password}}
-		res, err := post(c, base+"/login", form)
+		m, err := login1(base, i, "")
 		if err != nil {
 			return nil, err
 		}
-		if res != http.StatusSeeOther {
-			return nil, fmt.Errorf("login m%02d: status %d", i, res)
-		}
-		out[i] = &member{c: c, i: i}
+		out[i] = m
 	}
 	return out, nil
+}
+
+// login1 logs member i in, in a browser of its own, from the loopback
+// address from (e.g. 127.0.0.7; empty: the system's choice), so that a
+// burst of logins comes from many households as far as the server's
+// per-address login limits go.
+func login1(base string, i int, from string) (*member, error) {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{MaxIdleConnsPerHost: 2}
+	if from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		tr.DialContext = d.DialContext
+	}
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     tr}
+	form := url.Values{"email": {fmt.Sprintf("m%02d@example.org", i)}, "password": {password}}
+	res, err := post(c, base+"/login", form)
+	if err != nil {
+		return nil, err
+	}
+	if res != http.StatusSeeOther {
+		return nil, fmt.Errorf("login m%02d: status %d", i, res)
+	}
+	return &member{c: c, i: i}, nil
 }
 
 func post(c *http.Client, u string, form url.Values) (int, error) {
@@ -270,6 +291,28 @@ func (l *latencies) report(prefix string, elapsed time.Duration) {
 	figure(prefix+" max", q(1), "ms")
 }
 
+// stepNames name the requests of a member's round, see step.
+var stepNames = [5]string{"calendar", "my bookings", "booking form", "month+2", "booking"}
+
+// byStep reports each kind of request's latencies apart, so that a slow
+// kind does not hide among fast ones.
+type byStep [5]latencies
+
+func (b *byStep) add(k int, d time.Duration, ok bool) { b[k%5].add(d, ok) }
+
+func (b *byStep) report(prefix string) {
+	for i := range b {
+		l := &b[i]
+		l.mu.Lock()
+		slices.Sort(l.d)
+		if len(l.d) > 0 {
+			figure(prefix+" "+stepNames[i]+" p50", float64(l.d[len(l.d)/2].Microseconds())/1000, "ms")
+			figure(prefix+" "+stepNames[i]+" p99", float64(l.d[int(0.99*float64(len(l.d)-1))].Microseconds())/1000, "ms")
+		}
+		l.mu.Unlock()
+	}
+}
+
 // mix is the closed loop of BenchmarkFiftyUsers for a fixed time.
 func mix(base string, pid, users int, dur time.Duration) error {
 	ms, err := login(base, users)
@@ -278,18 +321,22 @@ func mix(base string, pid, users int, dur time.Duration) error {
 	}
 	reportProc("after logins", pid)
 	var l latencies
+	var kinds byStep
 	deadline := time.Now().Add(dur)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, m := range ms {
 		wg.Go(func() {
 			for k := 0; time.Now().Before(deadline); k++ {
-				l.add(m.step(base, k))
+				d, ok := m.step(base, k)
+				l.add(d, ok)
+				kinds.add(k, d, ok)
 			}
 		})
 	}
 	wg.Wait()
 	l.report("mix", time.Since(start))
+	kinds.report("mix")
 	reportProc("after mix", pid)
 	return nil
 }
@@ -302,6 +349,7 @@ func open(base string, pid int, rate float64, dur time.Duration) error {
 		return err
 	}
 	var l latencies
+	var kinds byStep
 	var wg sync.WaitGroup
 	every := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
@@ -313,10 +361,69 @@ func open(base string, pid int, rate float64, dur time.Duration) error {
 		m := ms[i%len(ms)]
 		k := steps[m.i]
 		steps[m.i]++
-		wg.Go(func() { l.add(m.step(base, k)) })
+		wg.Go(func() {
+			d, ok := m.step(base, k)
+			l.add(d, ok)
+			kinds.add(k, d, ok)
+		})
 	}
 	wg.Wait()
 	l.report(fmt.Sprintf("open %.0f/s", rate), time.Since(start))
+	kinds.report(fmt.Sprintf("open %.0f/s", rate))
+	return nil
+}
+
+// logins sends page views at a steady rate (an open load) from members who
+// are logged in, and in the middle a burst of members logging in at once
+// (each a password hash on purpose slow): the page views during the burst
+// should take as long as the ones before it.
+func logins(base string, rate float64, burst int, dur time.Duration) error {
+	viewers, err := login(base, 10)
+	if err != nil {
+		return err
+	}
+	var before, during, logins latencies
+	var inBurst atomic.Bool
+	var wg sync.WaitGroup
+	every := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	burstAt := start.Add(dur / 3)
+	fired := false
+	for i := 0; time.Since(start) < dur; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * every)); wait > 0 {
+			time.Sleep(wait)
+		}
+		if !fired && time.Now().After(burstAt) {
+			fired = true
+			inBurst.Store(true)
+			var lw sync.WaitGroup
+			for j := range burst {
+				lw.Go(func() {
+					t := time.Now()
+					_, err := login1(base, 10+j%40, fmt.Sprintf("127.0.0.%d", 2+j))
+					logins.add(time.Since(t), err == nil)
+				})
+			}
+			go func() { lw.Wait(); inBurst.Store(false) }()
+		}
+		m := viewers[i%len(viewers)]
+		wg.Go(func() {
+			during0 := inBurst.Load()
+			t := time.Now()
+			code, err := get(m.c, base+"/calendar")
+			d := time.Since(t)
+			if during0 || inBurst.Load() {
+				during.add(d, err == nil && code == 200)
+			} else {
+				before.add(d, err == nil && code == 200)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	before.report("pages outside the burst", elapsed)
+	during.report("pages during the burst", elapsed)
+	logins.report(fmt.Sprintf("%d logins at once", burst), elapsed)
 	return nil
 }
 

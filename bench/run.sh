@@ -10,7 +10,7 @@
 # pinned to core 0 with GOMAXPROCS=1; the load comes from core 1. Everything
 # talks to 127.0.0.1 only, and every phase stops after a bounded time.
 # Knobs (environment): ROUNDS=3 MIX=60s WRITES=10s OPEN=20s RATE=100
-# IDLE=120s TRICKLE=60 STARTS=9 BOOKINGS=1000 SKIP_REFS=1 (no reference benchmarks).
+# IDLE=120s TRICKLE=60 BURST=20 STARTS=9 BOOKINGS=1000 SKIP_REFS=1 (no reference benchmarks).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -20,6 +20,7 @@ OPEN=${OPEN:-20s}
 RATE=${RATE:-100}
 IDLE=${IDLE:-120s}
 TRICKLE=${TRICKLE:-60}
+BURST=${BURST:-20}
 STARTS=${STARTS:-9}
 BOOKINGS=${BOOKINGS:-1000}
 SERVER_CORE=${SERVER_CORE:-0}
@@ -137,7 +138,13 @@ for round in $(seq "$ROUNDS"); do
 		memory
 		stop
 
-		say "round $round, $rev: booking writes, 8 clients for $WRITES, then one a second"
+		if [ -z "${SKIP_REFS:-}" ]; then
+			say "round $round: reference right before the writes: raw commits with Litestream, one core"
+			(cd "$root/backup" && GOMAXPROCS=1 taskset -c "$SERVER_CORE" "$work/backup.test" \
+				-test.run NONE -test.bench 'RawCommit/replicated' -test.benchtime 2s) | grep -E '^Benchmark' |
+				awk '{printf "%-34s %12.1f commits/s\n", "raw commits (replicated)", 1e9/$3}'
+		fi
+		say "round $round, $rev: booking writes, 8 clients for $WRITES"
 		rm -rf "$work/load"
 		mksite load 50 0 "$rev"
 		serve "$bin" load
@@ -149,6 +156,13 @@ for round in $(seq "$ROUNDS"); do
 		mksite load 50 0 "$rev"
 		serve "$bin" load
 		load open -base "$base" -pid "$server_pid" -rate "$RATE" -for "$OPEN"
+		stop
+
+		say "round $round, $rev: page views at 50/s, and $BURST members logging in at once"
+		rm -rf "$work/load"
+		mksite load 50 0 "$rev"
+		serve "$bin" load
+		load logins -base "$base" -rate 50 -burst "$BURST" -for 15s
 		stop
 
 		say "round $round, $rev: start to healthy with $BOOKINGS bookings ($STARTS starts)"

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +23,7 @@ type calendarKey struct {
 }
 
 // Cached month bodies are few: a family looks at this month and the next.
-const maxCachedMonths = 48
+const maxCachedMonths = 24
 
 // dayHeadKey names a rendered day cell head: it reads the same for every
 // version of the data.
@@ -122,8 +124,8 @@ type agendaStay struct {
 type calendarBody struct {
 	Month    store.Date
 	Weekdays []time.Weekday
-	Weeks    []template.HTML // each a row of cells, see monthBody
-	Agenda   template.HTML   // the lines of monthAgenda, see monthBody
+	Weeks    template.HTML // the rows of cells, see monthBody
+	Agenda   template.HTML // the lines of monthAgenda, see monthBody
 	Empty    bool
 	T        tr
 	IsToday  bool
@@ -148,8 +150,12 @@ func parseMonth(s string, today store.Date) (store.Date, bool) {
 	return d, true
 }
 
-// showCalendar renders the month view. The month's body is rendered once per
-// change of the data and reused; a page view then costs the layout only.
+// showCalendar renders the month view from two shared parts: the month's
+// body (the same for every viewer, rendered again only when the data
+// changes) and the page around it (the same for every viewer of one kind:
+// language, role, the admin's pending count), with the viewer's name put in
+// where the page shows it. Nothing kept grows with the number of viewers, and
+// a view costs the copying of the parts.
 func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	today := a.store.Today()
 	month, ok := parseMonth(r.URL.Query().Get("month"), today)
@@ -158,53 +164,200 @@ func (a *app) showCalendar(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := currentUser(r)
 	key := calendarKey{month: month, today: today, lang: chooseLanguage(r, u)}
-	// The whole page depends only on the key and on who looks (name, role,
-	// the admin's pending count: all data, so the generation covers them),
-	// unless a flash message is waiting to be shown once.
-	pageKey := calendarPageKey{calendarKey: key, userID: u.ID}
-	flash := cookieFlash(r) != "" || a.sessions.Exists(r.Context(), sessFlash)
-	page, version, ok := a.pages.get(pageKey)
-	if ok && !flash {
-		writeHTML(w, http.StatusOK, key.lang, page)
-		return nil
-	}
 	body, err := a.monthBody(r, key)
 	if err != nil {
 		return err
 	}
-	// The language switch comes back to this month, whichever URL led here.
-	cp := &calendarPage{base: base{Here: "/calendar?month=" + month.String()[:7]},
-		Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)}
-	page, lang, err := a.renderBytes(r, "calendar", cp)
-	if err != nil {
-		return err
+	// A flash message is shown once, to one viewer: that page is rendered
+	// whole and not kept.
+	if cookieFlash(r) != "" || a.sessions.Exists(r.Context(), sessFlash) {
+		return a.render(w, r, http.StatusOK, "calendar", a.calendarPage(month, body))
 	}
-	if cp.flashCookie {
-		http.SetCookie(w, a.flashCookie("", -1)) // shown once
+	fk := frameKey{month: month, lang: key.lang, house: a.store.Settings().HouseName, admin: u.IsAdmin(), canBook: u.CanBook()}
+	if fk.admin {
+		fk.pending = a.pendingCount(r)
 	}
-	writeHTML(w, http.StatusOK, lang, page)
-	if !flash {
-		a.pages.put(version, pageKey, bytes.Clone(page))
+	f, _, ok := a.frames.get(fk)
+	if !ok {
+		if f, err = a.calendarFrame(r, fk); err != nil {
+			return err
+		}
+		if f == nil { // the house's name holds a slot's mark
+			return a.render(w, r, http.StatusOK, "calendar", a.calendarPage(month, body))
+		}
+		a.frames.put(0, fk, f)
 	}
-	bufPool.Put(bytes.NewBuffer(page[:0]))
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	f.fill(buf, escapeHTML(u.Name), body)
+	writeHTML(w, http.StatusOK, key.lang, buf.Bytes())
+	bufPool.Put(buf)
 	return nil
 }
 
-// calendarPageKey names one rendered calendar page for one viewer.
-type calendarPageKey struct {
-	calendarKey
-	userID int64
+func (a *app) calendarPage(month store.Date, body []byte) *calendarPage {
+	// The language switch comes back to this month, whichever URL led here.
+	return &calendarPage{base: base{Here: "/calendar?month=" + month.String()[:7]},
+		Month: month, Prev: month.AddMonths(-1), Next: month.AddMonths(1), Body: template.HTML(body)}
 }
 
-// Enough pages for every member of a large family looking at a few months.
-const maxCachedPages = 256
+// frameKey names the calendar page around the month's body: everything it
+// shows but the viewer's name (a slot) and a flash message (never kept). It
+// holds all the page shows, so a kept frame never goes stale.
+type frameKey struct {
+	month   store.Date
+	lang    string
+	house   string
+	admin   bool
+	canBook bool
+	pending int // bookings waiting, for an admin's menu
+}
+
+// Frames are small (the page without its body, ~5 KB): a few months in both
+// languages, for members and admins.
+const maxCachedFrames = 64
+
+// The marks a frame is rendered with where the per-viewer parts go. The
+// body's cannot come from data (a "<" in data is escaped); the name's is
+// made of characters that html/template leaves as they are, so it comes out
+// where the name would.
+const (
+	bodyMark = "<\x00body\x00>"
+	nameMark = "\ue000name\ue001"
+)
+
+// frame is a page cut at its slots: parts[0] slot[0] parts[1] ... parts[n].
+type frame struct {
+	parts [][]byte
+	slots []byte // 'b' for the body, 'n' for the viewer's name
+	size  int    // of the parts together
+}
+
+func (f *frame) fill(buf *bytes.Buffer, name string, body []byte) {
+	buf.Grow(f.size + len(body) + len(f.slots)*len(name))
+	for i, p := range f.parts {
+		buf.Write(p)
+		if i < len(f.slots) {
+			if f.slots[i] == 'b' {
+				buf.Write(body)
+			} else {
+				buf.WriteString(name)
+			}
+		}
+	}
+}
+
+// cutFrame cuts a rendered page at the marks; nil if the body's mark is not
+// there exactly once.
+func cutFrame(page []byte) *frame {
+	f := &frame{}
+	for {
+		b, n := bytes.Index(page, []byte(bodyMark)), bytes.Index(page, []byte(nameMark))
+		if b < 0 && n < 0 {
+			break
+		}
+		at, mark, slot := b, bodyMark, byte('b')
+		if b < 0 || (n >= 0 && n < b) {
+			at, mark, slot = n, nameMark, 'n'
+		}
+		f.parts = append(f.parts, bytes.Clone(page[:at]))
+		f.slots = append(f.slots, slot)
+		f.size += at
+		page = page[at+len(mark):]
+	}
+	f.parts = append(f.parts, bytes.Clone(page))
+	f.size += len(page)
+	if bytes.Count(f.slots, []byte{'b'}) != 1 {
+		return nil
+	}
+	return f
+}
+
+// calendarFrame renders the page of fk with marks for the body and the
+// viewer's name; nil if the house's name holds a mark (an admin's odd
+// choice: such a page is rendered whole).
+func (a *app) calendarFrame(r *http.Request, fk frameKey) (*frame, error) {
+	if strings.Contains(fk.house, nameMark) {
+		return nil, nil
+	}
+	cp := a.calendarPage(fk.month, []byte(bodyMark))
+	cp.Path = "/calendar" // the frame shows no other
+	a.fillBase(r, &cp.base)
+	// What the page shows is its key's, nothing of the viewer's but the
+	// name's place.
+	viewer := *cp.User
+	viewer.Name = nameMark
+	cp.User, cp.Lang, cp.T, cp.HouseName, cp.PendingCount, cp.Flash = &viewer, fk.lang, tr{fk.lang}, fk.house, fk.pending, ""
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	if err := a.templates[fk.lang]["calendar"].Execute(buf, cp); err != nil {
+		return nil, fmt.Errorf("render calendar frame: %w", err)
+	}
+	return cutFrame(buf.Bytes()), nil
+}
+
+// escapeHTML escapes s as html/template does in text and quoted attributes
+// (where the name stands), so the page reads byte for byte as if rendered
+// whole. All it replaces is ASCII, so it goes by bytes and leaves the rest,
+// even invalid UTF-8, as html/template does.
+func escapeHTML(s string) string {
+	if !strings.ContainsAny(s, "\x00\"&'+<>") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case 0:
+			b.WriteString("\ufffd")
+		case '"':
+			b.WriteString("&#34;")
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '+':
+			b.WriteString("&#43;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// skeletonKey names the month's body without its weeks and agenda: the
+// month's title, weekdays and legend.
+type skeletonKey struct {
+	month store.Date
+	lang  string
+	empty bool
+}
+
+const maxCachedSkeletons = 96
+
+// The marks the skeleton is rendered with: trusted HTML, so they come out
+// as they are, and no data can make them (it would be escaped).
+const (
+	agendaMark = "<\x00agenda\x00>"
+	weeksMark  = "<\x00weeks\x00>"
+)
 
 // monthBody is the rendered body of a month, from the cache while the data
-// has not changed.
+// has not changed. After a change it is brought up to date from the stays
+// the change touched (or kept as it is when it touched none of the month's),
+// and read whole only when something else changed. Put together from parts
+// rendered once each (day heads, entries, agenda lines, the skeleton), it
+// costs little more than reading its stays.
 func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
-	body, version, ok := a.months.get(key)
-	if ok {
-		return body, nil
+	version := a.store.Generation()
+	old := a.months.get(key)
+	if old != nil && old.version == version {
+		return old.body, nil
 	}
 	// Weeks start on Monday, as calendars do in Germany.
 	first := key.month
@@ -214,79 +367,231 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	if wd := int(next.Weekday()); wd != 1 {
 		end = next.AddDays((8 - wd) % 7)
 	}
-	bs, err := a.store.StaysOverlapping(r.Context(), start, end)
+	var bs []store.Stay
+	read := false
+	if old != nil {
+		if ids, ok := a.store.BookingsChanged(old.version, version); ok && len(ids) <= maxPatchedStays {
+			changed, err := a.store.Stays(r.Context(), ids)
+			if err != nil {
+				return nil, err
+			}
+			var touched bool
+			if bs, touched = patchStays(old.stays, ids, changed, start, end); !touched {
+				a.months.put(key, &monthEntry{version: version, stays: old.stays, body: old.body, parts: old.parts})
+				return old.body, nil
+			}
+			read = true
+		}
+	}
+	if !read {
+		var err error
+		if bs, err = a.store.StaysOverlapping(r.Context(), start, end); err != nil {
+			return nil, err
+		}
+	}
+	var prev map[int64]*stayParts
+	if old != nil {
+		prev = old.parts
+	}
+	body, parts, err := a.renderMonth(key, bs, prev, first, start, next, end)
 	if err != nil {
 		return nil, err
 	}
-	t := tr{key.lang}
+	a.months.put(key, &monthEntry{version: version, stays: bs, body: body, parts: parts})
+	return body, nil
+}
+
+// stayParts is what a stay shows in a month: its entries in the grid (on
+// its first day, on the others) and its line in the agenda, once rendered.
+type stayParts struct {
+	stay           store.Stay
+	arrives, stays template.HTML
+	agenda         template.HTML
+}
+
+// sameStay tells whether two stays read the same in the month: then their
+// parts are the same too.
+func sameStay(a, b *store.Stay) bool {
+	return a.ID == b.ID && a.UserName == b.UserName && a.Arrival == b.Arrival && a.Departure == b.Departure &&
+		a.Pending == b.Pending && a.Persons == b.Persons && a.Accommodations == b.Accommodations && slices.Equal(a.Items, b.Items)
+}
+
+// Beyond this many changes since a month was rendered, it is read whole.
+const maxPatchedStays = 16
+
+// patchStays is stays (the stays with a night in [start, end), in the order
+// of store.CompareStays) after the bookings ids changed to changed (those
+// of them that hold beds now). touched is false when the month's stays are
+// the same as before: none of them was changed, none came in. stays is
+// shared by the cache and is not changed.
+func patchStays(stays []store.Stay, ids []int64, changed []store.Stay, start, end store.Date) (out []store.Stay, touched bool) {
+	out = make([]store.Stay, 0, len(stays)+len(changed))
+	for _, st := range stays {
+		if slices.Contains(ids, st.ID) {
+			touched = true
+			continue
+		}
+		out = append(out, st)
+	}
+	for _, st := range changed {
+		if st.Arrival < end && st.Departure > start {
+			touched = true
+			out = append(out, st)
+		}
+	}
+	if !touched {
+		return stays, false
+	}
+	slices.SortFunc(out, func(x, y store.Stay) int { return store.CompareStays(&x, &y) })
+	return out, true
+}
+
+// renderMonth puts the body of a month together from its stays.
+// prev is what the month's last rendering left (or nil); renderMonth
+// returns the same for the next.
+func (a *app) renderMonth(key calendarKey, bs []store.Stay, prev map[int64]*stayParts, first, start, next, end store.Date) ([]byte, map[int64]*stayParts, error) {
 	tmpl := a.templates[key.lang]["calendar"]
-	cb := calendarBody{Month: first, T: t, Empty: true}
+	var tmp bytes.Buffer
+	// A stay shows the same in each of its days but the first (it arrives):
+	// two entries per stay, looked up once each, and one line of the
+	// agenda. Those of a stay that reads as in the month's last rendering
+	// are taken from there, without looking them up.
+	entries := make([]stayParts, len(bs))
+	parts := make(map[int64]*stayParts, len(bs))
+	for i := range bs {
+		e := &entries[i]
+		if p, ok := prev[bs[i].ID]; ok && sameStay(&p.stay, &bs[i]) {
+			*e = *p
+		}
+		e.stay = bs[i]
+		parts[bs[i].ID] = e
+	}
+	entry := func(i int, arrives bool) (template.HTML, error) {
+		e := &entries[i]
+		if arrives && e.arrives != "" {
+			return e.arrives, nil
+		}
+		if !arrives && e.stays != "" {
+			return e.stays, nil
+		}
+		b := &bs[i]
+		ek := entryKey{calEntry: calEntry{ID: b.ID, Name: b.UserName, Accommodations: b.Accommodations,
+			Persons: b.Persons, Pending: b.Pending, Arrives: arrives}, lang: key.lang}
+		html, _, ok := a.entries.get(ek)
+		if !ok {
+			tmp.Reset()
+			if err := tmpl.ExecuteTemplate(&tmp, "calendar_entry", ek.calEntry); err != nil {
+				return "", err
+			}
+			html = template.HTML(tmp.String())
+			a.entries.put(0, ek, html)
+		}
+		if arrives {
+			e.arrives = html
+		} else {
+			e.stays = html
+		}
+		return html, nil
+	}
+
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	// The weeks first, then the agenda, each into buf; the skeleton takes
+	// them from there.
+	empty := true
+	for d := start; d < end; d++ {
+		if (d-start)%7 == 0 {
+			buf.WriteString("<tr>")
+		}
+		inMonth := d >= first && d < next
+		hk := dayHeadKey{Date: d, InMonth: inMonth, IsToday: d == key.today, Bookable: d >= key.today, lang: key.lang}
+		head, _, ok := a.dayHeads.get(hk)
+		if !ok {
+			tmp.Reset()
+			if err := tmpl.ExecuteTemplate(&tmp, "calendar_day", hk); err != nil {
+				return nil, nil, err
+			}
+			head = template.HTML(tmp.String())
+			a.dayHeads.put(0, hk, head)
+		}
+		buf.WriteString("\n    ")
+		buf.WriteString(string(head))
+		buf.WriteString("\n      ")
+		for i := range bs {
+			if b := &bs[i]; b.Arrival <= d && d < b.Departure {
+				html, err := entry(i, b.Arrival == d)
+				if err != nil {
+					return nil, nil, err
+				}
+				buf.WriteString(string(html))
+				if inMonth {
+					empty = false
+				}
+			}
+		}
+		buf.WriteString("\n    </td>")
+		if (d-start)%7 == 6 {
+			buf.WriteString("\n  </tr>")
+		}
+	}
+	weeks := buf.Len()
+	for _, it := range monthAgenda(bs, first, next, key.today) {
+		var p *stayParts
+		if it.Stay != nil {
+			if p = parts[it.Stay.ID]; p.agenda != "" {
+				buf.WriteString(string(p.agenda))
+				continue
+			}
+		}
+		line, err := a.agendaLine(tmpl, &tmp, it, key.lang)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p != nil {
+			p.agenda = line
+		}
+		buf.WriteString(string(line))
+	}
+	rows := buf.Bytes()
+	sk, err := a.skeleton(skeletonKey{month: first, lang: key.lang, empty: empty})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The body is kept as it is: one allocation of its size.
+	body := make([]byte, 0, len(sk[0])+len(sk[1])+len(sk[2])+len(rows))
+	body = append(body, sk[0]...)
+	body = append(body, rows[weeks:]...)
+	body = append(body, sk[1]...)
+	body = append(body, rows[:weeks]...)
+	body = append(body, sk[2]...)
+	return body, parts, nil
+}
+
+// skeleton is the month's body cut where the agenda and the weeks go, from
+// the cache: it shows nothing but its key.
+func (a *app) skeleton(k skeletonKey) ([3][]byte, error) {
+	if sk, _, ok := a.skeletons.get(k); ok {
+		return sk, nil
+	}
+	cb := calendarBody{Month: k.month, T: tr{k.lang}, Empty: k.empty,
+		Agenda: template.HTML(agendaMark), Weeks: template.HTML(weeksMark)}
+	start := k.month.AddDays(-((int(k.month.Weekday()) + 6) % 7))
 	for d := start; d < start+7; d++ {
 		cb.Weekdays = append(cb.Weekdays, d.Weekday())
 	}
-	var buf, row bytes.Buffer
-	row.Grow(4 << 10)
-	rowBytes := 0
-	for d := start; d < end; d++ {
-		hk := dayHeadKey{Date: d, InMonth: d >= first && d < next, IsToday: d == key.today, Bookable: d >= key.today, lang: key.lang}
-		head, _, ok := a.dayHeads.get(hk)
-		if !ok {
-			buf.Reset()
-			if err := tmpl.ExecuteTemplate(&buf, "calendar_day", hk); err != nil {
-				return nil, err
-			}
-			head = template.HTML(buf.String())
-			a.dayHeads.put(0, hk, head)
-		}
-		row.WriteString("\n    ")
-		row.WriteString(string(head))
-		row.WriteString("\n      ")
-		for _, b := range bs {
-			if b.Arrival <= d && d < b.Departure {
-				ek := entryKey{calEntry: calEntry{ID: b.ID, Name: b.UserName, Accommodations: b.Accommodations,
-					Persons: b.Persons, Pending: b.Pending, Arrives: b.Arrival == d}, lang: key.lang}
-				entry, _, ok := a.entries.get(ek)
-				if !ok {
-					buf.Reset()
-					if err := tmpl.ExecuteTemplate(&buf, "calendar_entry", ek.calEntry); err != nil {
-						return nil, err
-					}
-					entry = template.HTML(buf.String())
-					a.entries.put(0, ek, entry)
-				}
-				row.WriteString(string(entry))
-				if hk.InMonth {
-					cb.Empty = false
-				}
-			}
-		}
-		row.WriteString("\n    </td>")
-		if (d-start)%7 == 6 {
-			// Both parts are trusted HTML from our own templates.
-			cb.Weeks = append(cb.Weeks, template.HTML(row.String()))
-			rowBytes += row.Len()
-			row.Reset()
-		}
+	var buf bytes.Buffer
+	if err := a.templates[k.lang]["calendar"].ExecuteTemplate(&buf, "calendar_body", cb); err != nil {
+		return [3][]byte{}, err
 	}
-	for _, it := range monthAgenda(bs, first, next, key.today) {
-		line, err := a.agendaLine(tmpl, &buf, it, key.lang)
-		if err != nil {
-			return nil, err
-		}
-		row.WriteString(string(line))
-		rowBytes += len(line)
+	head, rest, ok1 := bytes.Cut(buf.Bytes(), []byte(agendaMark))
+	mid, tail, ok2 := bytes.Cut(rest, []byte(weeksMark))
+	if !ok1 || !ok2 {
+		return [3][]byte{}, fmt.Errorf("calendar_body: the agenda or the weeks are missing")
 	}
-	// Trusted HTML from our own templates.
-	cb.Agenda = template.HTML(row.String())
-	// The body is kept as it is: one allocation of about its size.
-	buf = bytes.Buffer{}
-	buf.Grow(rowBytes + 2<<10)
-	if err := tmpl.ExecuteTemplate(&buf, "calendar_body", cb); err != nil {
-		return nil, err
-	}
-	body = buf.Bytes()
-	a.months.put(version, key, body)
-	return body, nil
+	sk := [3][]byte{head, mid, tail}
+	a.skeletons.put(0, k, sk)
+	return sk, nil
 }
 
 // monthAgenda lists the stays that touch the month [first, next), in the

@@ -40,6 +40,11 @@ type Config struct {
 	MetricsToken string
 	// MetricsOpen opens /metrics to everyone who can reach the server.
 	MetricsOpen bool
+	// LogAllRequests writes an access line for every request. Without it
+	// only requests that change something, fail or are slow are logged:
+	// phones looking at the calendar all day would otherwise write to the
+	// journal on the SD card all day (the metrics count them anyway).
+	LogAllRequests bool
 	// Backups reports replication state for the admin page and health;
 	// nil when replication is off.
 	Backups BackupStatus
@@ -86,18 +91,22 @@ type app struct {
 	metrics      *metrics
 	metricsToken string
 	metricsOpen  bool
+	logAll       bool // see Config.LogAllRequests
 	backups      BackupStatus
 	proxies      TrustedProxies
 
 	// Caches of what only changes with the data, see calendar.go.
-	months  *versionedCache[calendarKey, []byte]     // rendered month bodies
-	pages   *versionedCache[calendarPageKey, []byte] // whole calendar pages per viewer
-	pending *versionedCache[struct{}, int]           // bookings waiting, for the menu
+	months  *monthCache                    // rendered month bodies
+	pending *versionedCache[struct{}, int] // bookings waiting, for the menu
 	// Parts of a month that read the same whatever else changed: keyed by
 	// all they show, so they never go stale (version 0 forever).
 	dayHeads *versionedCache[dayHeadKey, template.HTML]
 	entries  *versionedCache[entryKey, template.HTML]
 	agenda   *versionedCache[agendaKey, template.HTML]
+	// The calendar page around its body, per kind of viewer, and the body
+	// around its weeks and agenda.
+	frames    *versionedCache[frameKey, *frame]
+	skeletons *versionedCache[skeletonKey, [3][]byte]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService
@@ -133,8 +142,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	sm := scs.New()
-	sm.Codec = sessionCodec{}
-	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: sessionUser, Refresh: idleRefresh(cfg.IdleTimeout)})
+	codec := newSessionCodec()
+	sm.Codec = codec
+	sm.Store = cfg.Store.SessionsWith(store.SessionOptions{UserOf: codec.userOf, Refresh: idleRefresh(cfg.IdleTimeout)})
 	// A copy of the database (the replica is not encrypted) must not hold
 	// live session tokens: only their hashes are stored.
 	sm.HashTokenInStore = true
@@ -152,14 +162,16 @@ func New(cfg Config) (http.Handler, error) {
 		metrics:      newMetrics(cfg.Store, cfg.Version, cfg.Backups),
 		metricsToken: cfg.MetricsToken,
 		metricsOpen:  cfg.MetricsOpen,
+		logAll:       cfg.LogAllRequests,
 		backups:      cfg.Backups,
 		proxies:      cfg.TrustedProxies,
-		months:       newVersionedCache[calendarKey, []byte](cfg.Store.Generation, maxCachedMonths),
-		pages:        newVersionedCache[calendarPageKey, []byte](cfg.Store.Generation, maxCachedPages),
+		months:       newMonthCache(maxCachedMonths),
 		pending:      newVersionedCache[struct{}, int](cfg.Store.Generation, 1),
 		dayHeads:     newVersionedCache[dayHeadKey, template.HTML](unversioned, maxCachedDayHeads),
 		entries:      newVersionedCache[entryKey, template.HTML](unversioned, maxCachedEntries),
 		agenda:       newVersionedCache[agendaKey, template.HTML](unversioned, maxCachedAgenda),
+		frames:       newVersionedCache[frameKey, *frame](unversioned, maxCachedFrames),
+		skeletons:    newVersionedCache[skeletonKey, [3][]byte](unversioned, maxCachedSkeletons),
 		mail:         cfg.Mail,
 		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
 		feeds:        newVersionedCache[feedKey, *feedBody](cfg.Store.Generation, maxCachedFeeds),

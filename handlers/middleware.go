@@ -78,8 +78,12 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// observe is the outermost middleware: request id, panic recovery, one
-// access log line per request and the request metrics.
+// slowRequest is how long a page may take before its access line is
+// logged even when Config.LogAllRequests is off.
+const slowRequest = time.Second
+
+// observe is the outermost middleware: request id, panic recovery, the
+// request metrics and the access line (see Config.LogAllRequests).
 func (a *app) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -102,9 +106,11 @@ func (a *app) observe(next http.Handler) http.Handler {
 			}
 			d := time.Since(start)
 			a.metrics.observeRequest(r.Method, ri.route, ri.status, d)
-			a.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("route", ri.route),
-				slog.Int("status", ri.status), slog.Duration("duration", d), slog.Int("bytes", ri.bytes))
+			if a.logAll || (r.Method != http.MethodGet && r.Method != http.MethodHead) || ri.status >= 400 || d >= slowRequest {
+				a.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+					slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("route", ri.route),
+					slog.Int("status", ri.status), slog.Duration("duration", d), slog.Int("bytes", ri.bytes))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

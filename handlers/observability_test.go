@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -245,5 +246,30 @@ func TestMetricsToken(t *testing.T) {
 	}
 	if w := call(h, "GET", "/metrics", "192.0.2.7:1", map[string]string{"Authorization": "Bearer s3cret"}); w.Code != http.StatusOK {
 		t.Errorf("with token: %d", w.Code)
+	}
+}
+
+// Access lines: by default only for requests that change something or
+// fail (the phones looking all day would write to the SD card all day);
+// every request with LogAllRequests.
+func TestAccessLines(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		e := newEnv(t)
+		var logs bytes.Buffer
+		h, err := handlers.New(handlers.Config{Store: e.st, Logger: slog.New(slog.NewTextHandler(&logs, nil)), LogAllRequests: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const remote = "192.0.2.7:40000"
+		call(h, "GET", "/health", remote, nil)
+		call(h, "GET", "/no-such-page", remote, nil)
+		call(h, "POST", "/login", remote, map[string]string{"Sec-Fetch-Site": "same-origin"})
+		got := logs.String()
+		if strings.Contains(got, "route=/health ") != all {
+			t.Errorf("LogAllRequests %v: access line of a good GET: %v\n%s", all, !all, got)
+		}
+		if !strings.Contains(got, "status=404") || !strings.Contains(got, "method=POST route=/login") {
+			t.Errorf("LogAllRequests %v: the failure and the change must have their lines:\n%s", all, got)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package handlers
 import (
 	"bytes"
 	"encoding/gob"
+	"maps"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -11,7 +13,28 @@ import (
 // a session encodes to the same bytes every time (a gob map comes out in
 // random order). The session store compares those bytes to skip commits
 // that only push the idle expiry a little (store.SessionOptions.Refresh).
-type sessionCodec struct{}
+//
+// It also remembers what recent sessions decoded to: every request of a
+// logged-in member decodes the same few bytes, and gob builds its decoder
+// anew each time, which cost a twentieth of a booking's CPU. The values are
+// an int64 and strings, so the copy of the map each caller gets cannot
+// change what is remembered.
+type sessionCodec struct {
+	mu      sync.Mutex
+	decoded map[string]decodedSession
+}
+
+type decodedSession struct {
+	deadline time.Time
+	values   map[string]any
+}
+
+// maxDecodedSessions bounds the memory: about one entry per member.
+const maxDecodedSessions = 256
+
+func newSessionCodec() *sessionCodec {
+	return &sessionCodec{decoded: map[string]decodedSession{}}
+}
 
 type sessionRecord struct {
 	Deadline time.Time
@@ -19,7 +42,7 @@ type sessionRecord struct {
 	Values   []any
 }
 
-func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+func (*sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	rec := sessionRecord{Deadline: deadline, Keys: make([]string, 0, len(values))}
 	for k := range values {
 		rec.Keys = append(rec.Keys, k)
@@ -35,7 +58,13 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 	return b.Bytes(), nil
 }
 
-func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+func (c *sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	c.mu.Lock()
+	d, ok := c.decoded[string(b)]
+	c.mu.Unlock()
+	if ok {
+		return d.deadline, maps.Clone(d.values), nil
+	}
 	var rec sessionRecord
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&rec); err != nil {
 		return time.Time{}, nil, err
@@ -46,13 +75,19 @@ func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 			values[k] = rec.Values[i]
 		}
 	}
+	c.mu.Lock()
+	if len(c.decoded) >= maxDecodedSessions {
+		clear(c.decoded)
+	}
+	c.decoded[string(b)] = decodedSession{rec.Deadline, maps.Clone(values)}
+	c.mu.Unlock()
 	return rec.Deadline, values, nil
 }
 
-// sessionUser is the user id in a session's data, for the store to know
-// whose session a row is (store.SessionOptions.UserOf).
-func sessionUser(b []byte) int64 {
-	_, values, err := sessionCodec{}.Decode(b)
+// userOf is the user id in a session's data, for the store to know whose
+// session a row is (store.SessionOptions.UserOf).
+func (c *sessionCodec) userOf(b []byte) int64 {
+	_, values, err := c.Decode(b)
 	if err != nil {
 		return 0
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -352,7 +353,7 @@ func (s *Store) CreateBooking(ctx context.Context, actor *User, in BookingInput)
 	in.Items = slices.Clone(in.Items)
 	now := timestamp(s.now())
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		// The actor may have been disabled since the session was loaded.
 		var state string
 		if err := s.queryRowTx(ctx, tx, sqlUserState, actor.ID).Scan(&state); err != nil || state != StateApproved {
@@ -406,7 +407,7 @@ func (s *Store) loadForChange(ctx context.Context, tx *sql.Tx, actor *User, id i
 // accepted something else. Changing only the notes keeps the status.
 func (s *Store) UpdateBooking(ctx context.Context, actor *User, id int64, in BookingInput) (*Booking, error) {
 	in.Items = slices.Clone(in.Items)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		old, err := s.loadForChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
@@ -502,7 +503,7 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 	if !actor.IsAdmin() {
 		return fmt.Errorf("%s booking %d: %w", status, id, ErrForbidden)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		b, err := s.bookingByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -538,7 +539,7 @@ func (s *Store) decide(ctx context.Context, actor *User, id int64, status, reaso
 // CancelBooking cancels a pending or accepted booking and frees its beds.
 // The owner may cancel until the stay is over; an administrator any time.
 func (s *Store) CancelBooking(ctx context.Context, actor *User, id int64) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeGrouped(ctx, &id, func(tx *sql.Tx) error {
 		b, err := s.loadForChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
@@ -825,42 +826,145 @@ func (st *Stay) Status() string {
 	return StatusAccepted
 }
 
-const staysSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', i.accommodation_id, a.name, a.kind, i.persons
+// staysSQL reads the stays of a range through the partial index of
+// bed-holding bookings by departure: what it scans is the bookings still to
+// leave after the range starts, a number the booking horizon bounds. (Left to
+// itself, SQLite took the index by status and arrival, which reads every
+// stay that ever arrived before the range ends: the whole history, more each
+// year.) The rows are sorted here, not by SQLite: its sorter costs more than
+// the rest of the query.
+const staysSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', i.accommodation_id, a.name, a.kind, i.persons, a.sort_order
+		FROM bookings b INDEXED BY bookings_holding
+		JOIN users u ON u.id = b.user_id
+		JOIN booking_items i ON i.booking_id = b.id
+		JOIN accommodations a ON a.id = i.accommodation_id
+		WHERE b.status IN ('pending', 'accepted') AND b.departure > ? AND b.arrival < ?`
+
+// stayByIDSQL is one stay of staysSQL, if it holds beds.
+const stayByIDSQL = `SELECT b.id, u.name, b.arrival, b.departure, b.status = 'pending', i.accommodation_id, a.name, a.kind, i.persons, a.sort_order
 		FROM bookings b
 		JOIN users u ON u.id = b.user_id
 		JOIN booking_items i ON i.booking_id = b.id
 		JOIN accommodations a ON a.id = i.accommodation_id
-		WHERE b.status IN ('pending', 'accepted') AND b.departure > ? AND b.arrival < ?
-		ORDER BY b.arrival, b.id, a.sort_order, a.name COLLATE NOCASE`
+		WHERE b.id = ? AND b.status IN ('pending', 'accepted')`
 
-// StaysOverlapping lists the stays with a night in [from, to), by arrival.
+// StaysOverlapping lists the stays with a night in [from, to), by arrival
+// (then by id), each one's items in the house's order of accommodations.
 func (s *Store) StaysOverlapping(ctx context.Context, from, to Date) ([]Stay, error) {
 	rows, err := s.stays.QueryContext(ctx, from.String(), to.String())
 	if err != nil {
 		return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
 	}
-	defer rows.Close()
-	var out []Stay
-	var arr, dep string
-	for rows.Next() {
-		var st Stay
-		var it Item
-		if err := rows.Scan(&st.ID, &st.UserName, &arr, &dep, &st.Pending, &it.AccommodationID, &it.AccommodationName, &it.Kind, &it.Persons); err != nil {
-			return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
-		}
-		if n := len(out); n > 0 && out[n-1].ID == st.ID {
-			out[n-1].Accommodations += ", " + it.AccommodationName
-			out[n-1].Persons += it.Persons
-			out[n-1].Items = append(out[n-1].Items, it)
-			continue
-		}
-		st.Arrival, _ = ParseDate(arr)
-		st.Departure, _ = ParseDate(dep)
-		st.Accommodations, st.Persons, st.Items = it.AccommodationName, it.Persons, []Item{it}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readStays(rows, nil)
+	if err != nil {
 		return nil, fmt.Errorf("stays from %s to %s: %w", from, to, err)
 	}
 	return out, nil
+}
+
+// Stays reads the bookings of ids that hold beds, as StaysOverlapping
+// would list them; the others (rejected, cancelled, gone) are left out. It
+// brings a list of stays up to date after BookingsChanged named them.
+func (s *Store) Stays(ctx context.Context, ids []int64) ([]Stay, error) {
+	// Each once: a booking's rows read twice would make one stay of both.
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var rs []stayRow
+	for _, id := range ids {
+		rows, err := s.stayByID.QueryContext(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("stay %d: %w", id, err)
+		}
+		if rs, err = scanStayRows(rows, rs); err != nil {
+			return nil, fmt.Errorf("stay %d: %w", id, err)
+		}
+	}
+	return groupStays(rs), nil
+}
+
+// stayRow is one item of a stay, as staysSQL reads it.
+type stayRow struct {
+	st    Stay
+	it    Item
+	order int64 // the accommodation's sort_order
+}
+
+func readStays(rows *sql.Rows, rs []stayRow) ([]Stay, error) {
+	rs, err := scanStayRows(rows, rs)
+	if err != nil {
+		return nil, err
+	}
+	return groupStays(rs), nil
+}
+
+// scanStayRows appends the rows to rs and closes them.
+func scanStayRows(rows *sql.Rows, rs []stayRow) ([]stayRow, error) {
+	defer rows.Close()
+	var arr, dep string
+	for rows.Next() {
+		var r stayRow
+		if err := rows.Scan(&r.st.ID, &r.st.UserName, &arr, &dep, &r.st.Pending, &r.it.AccommodationID, &r.it.AccommodationName,
+			&r.it.Kind, &r.it.Persons, &r.order); err != nil {
+			return nil, err
+		}
+		r.st.Arrival, _ = ParseDate(arr)
+		r.st.Departure, _ = ParseDate(dep)
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// groupStays sorts the rows as the month shows them and makes one stay of
+// each booking's rows.
+func groupStays(rs []stayRow) []Stay {
+	// ORDER BY b.arrival, b.id, a.sort_order, a.name COLLATE NOCASE
+	slices.SortFunc(rs, func(x, y stayRow) int {
+		if c := CompareStays(&x.st, &y.st); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.order, y.order); c != 0 {
+			return c
+		}
+		return compareNoCase(x.it.AccommodationName, y.it.AccommodationName)
+	})
+	var out []Stay
+	for _, r := range rs {
+		if n := len(out); n > 0 && out[n-1].ID == r.st.ID {
+			out[n-1].Accommodations += ", " + r.it.AccommodationName
+			out[n-1].Persons += r.it.Persons
+			out[n-1].Items = append(out[n-1].Items, r.it)
+			continue
+		}
+		st := r.st
+		st.Accommodations, st.Persons, st.Items = r.it.AccommodationName, r.it.Persons, []Item{r.it}
+		out = append(out, st)
+	}
+	return out
+}
+
+// CompareStays is the order of StaysOverlapping: by arrival, then by id.
+func CompareStays(a, b *Stay) int {
+	if c := cmp.Compare(a.Arrival, b.Arrival); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// compareNoCase orders as SQLite's NOCASE collation: bytes, with ASCII
+// letters folded to lower case.
+func compareNoCase(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+	}
+	return cmp.Compare(len(a), len(b))
 }

@@ -344,7 +344,7 @@ func (s *Store) queueBookingMail(ctx context.Context, tx *sql.Tx, kind string, a
 // bookkeeping: the data the pages are cached from stays the same, so the
 // generation does not move and no cached page is thrown away.
 func (s *Store) writeMail(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.transact(ctx, false, fn)
+	return s.transact(ctx, false, nil, fn)
 }
 
 const mailColumns = `o.id, o.kind, coalesce(o.recipient_id, 0), coalesce(u.email, o.to_email), coalesce(u.name, o.to_name),

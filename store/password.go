@@ -72,11 +72,13 @@ func (s *Store) checkPassword(phc, password string) (bool, error) {
 // of them in the heap until the collector comes round, and the process's
 // resident memory would grow by that much on a 512 MB Pi. Collecting right
 // after each hash returns the block (a few milliseconds next to the hash's
-// tens).
+// tens). The hash runs aside (aside.go), so that logins do not slow down
+// the pages of those already logged in.
 func (s *Store) argon2id(password, salt []byte, t, m uint32, p uint8, keyLen uint32) []byte {
 	s.hashSem <- struct{}{}
 	defer func() { <-s.hashSem }()
-	key := argon2.IDKey(password, salt, t, m, p, keyLen)
+	var key []byte
+	aside(func() { key = argon2.IDKey(password, salt, t, m, p, keyLen) })
 	debug.FreeOSMemory()
 	return key
 }

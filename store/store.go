@@ -53,8 +53,10 @@ type Store struct {
 	// per hash, and a login burst must not multiply that on a 512 MB Pi.
 	hashSem chan struct{}
 	// generation counts committed writes, so callers can cache what is
-	// computed from the data (the calendar) until the next change.
+	// computed from the data (the calendar) until the next change; changes
+	// says what the last ones changed (see changes.go).
 	generation atomic.Uint64
+	changes    changeLog
 
 	// Every page view looks up its session and its user: those two
 	// statements are prepared once (modernc spends more time preparing than
@@ -62,9 +64,15 @@ type Store struct {
 	findSession *sql.Stmt
 	userByID    *sql.Stmt
 	stays       *sql.Stmt // the month view's query, read again after every change
+	stayByID    *sql.Stmt // one stay, to bring a month up to date after a change
 	usersMu     sync.Mutex
 	users       map[int64]User
 	usersGen    uint64
+
+	// Group commit of booking changes, see group.go.
+	groupIn   chan *groupedWrite
+	groupQuit chan struct{}
+	groupDone chan struct{}
 
 	integrity atomic.Pointer[IntegrityResult]
 	// damaged and storageFull are what the connections saw, see watch.go.
@@ -190,8 +198,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if s.stayByID, err = reader.PrepareContext(ctx, stayByIDSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	s.prepared = make(map[string]*sql.Stmt, len(writeStatements)+len(outboxStatements))
-	for _, q := range append(slices.Clone(writeStatements), outboxStatements...) {
+	for _, q := range slices.Concat(writeStatements, outboxStatements, groupStatements) {
 		st, err := writer.PrepareContext(ctx, q)
 		if err != nil {
 			s.Close()
@@ -203,13 +215,20 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	s.groupIn, s.groupQuit, s.groupDone = make(chan *groupedWrite), make(chan struct{}), make(chan struct{})
+	go s.committer()
 	return s, nil
 }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.groupQuit != nil {
+		close(s.groupQuit)
+		<-s.groupDone // the group being committed finishes first
+		s.groupQuit = nil
+	}
 	var errs []error
-	for _, st := range []*sql.Stmt{s.findSession, s.userByID, s.stays} {
+	for _, st := range []*sql.Stmt{s.findSession, s.userByID, s.stays, s.stayByID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -239,13 +258,14 @@ func (s *Store) Today() Date {
 
 // write runs fn in an immediate transaction on the single writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.transact(ctx, true, fn)
+	return s.transact(ctx, true, nil, fn)
 }
 
 // transact runs fn in an immediate transaction on the single writer. A
 // commit that changesData moves the generation, so every page cached from
-// the data is rendered anew; bookkeeping of mail leaves it alone.
-func (s *Store) transact(ctx context.Context, changesData bool, fn func(tx *sql.Tx) error) error {
+// the data is rendered anew; bookkeeping of mail leaves it alone. booking,
+// when set, is the one booking fn changed.
+func (s *Store) transact(ctx context.Context, changesData bool, booking *int64, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -260,7 +280,11 @@ func (s *Store) transact(ctx context.Context, changesData bool, fn func(tx *sql.
 		return err
 	}
 	if changesData {
-		s.generation.Add(1)
+		var ids []int64
+		if booking != nil && *booking != 0 {
+			ids = []int64{*booking}
+		}
+		s.changed(ids)
 	}
 	s.afterCommit(tx, true)
 	return nil
