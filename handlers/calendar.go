@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -359,6 +360,29 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	if old != nil && old.version == version {
 		return old.body, nil
 	}
+	// Everyone who looks at a month right after it changed needs the same
+	// new body: one of them renders it, the others wait for that instead
+	// of each rendering it too (on one core, a busy month's render times
+	// the number of viewers made the slowest view wait seconds). The
+	// render does not stop when the viewer who started it goes away.
+	ctx := context.WithoutCancel(r.Context())
+	body, err, _ := a.monthFlight.Do(fmt.Sprint(key), func() (any, error) {
+		return a.renderMonthBody(ctx, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return body.([]byte), nil
+}
+
+// renderMonthBody brings the month's body up to date: from the stays that
+// changed when the store knows them, else from all the month's stays.
+func (a *app) renderMonthBody(ctx context.Context, key calendarKey) ([]byte, error) {
+	version := a.store.Generation()
+	old := a.months.get(key)
+	if old != nil && old.version == version {
+		return old.body, nil
+	}
 	// Weeks start on Monday, as calendars do in Germany.
 	first := key.month
 	start := first.AddDays(-((int(first.Weekday()) + 6) % 7))
@@ -371,7 +395,7 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	read := false
 	if old != nil {
 		if ids, ok := a.store.BookingsChanged(old.version, version); ok && len(ids) <= maxPatchedStays {
-			changed, err := a.store.Stays(r.Context(), ids)
+			changed, err := a.store.Stays(ctx, ids)
 			if err != nil {
 				return nil, err
 			}
@@ -385,7 +409,7 @@ func (a *app) monthBody(r *http.Request, key calendarKey) ([]byte, error) {
 	}
 	if !read {
 		var err error
-		if bs, err = a.store.StaysOverlapping(r.Context(), start, end); err != nil {
+		if bs, err = a.store.StaysOverlapping(ctx, start, end); err != nil {
 			return nil, err
 		}
 	}

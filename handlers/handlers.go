@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"booking/backup"
 	"booking/mailer"
@@ -105,8 +106,10 @@ type app struct {
 	agenda   *versionedCache[agendaKey, template.HTML]
 	// The calendar page around its body, per kind of viewer, and the body
 	// around its weeks and agenda.
-	frames    *versionedCache[frameKey, *frame]
-	skeletons *versionedCache[skeletonKey, [3][]byte]
+	// monthFlight makes concurrent renders of one month one render.
+	monthFlight singleflight.Group
+	frames      *versionedCache[frameKey, *frame]
+	skeletons   *versionedCache[skeletonKey, [3][]byte]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService
