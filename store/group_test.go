@@ -124,3 +124,15 @@ func TestGroupedBookings(t *testing.T) {
 		t.Errorf("%d bookings stored, %d acknowledged, want 40", n, ok)
 	}
 }
+
+// After Close, a booking change is refused at once instead of waiting for
+// a committer that is gone, and closing twice does no harm.
+func TestGroupAfterClose(t *testing.T) {
+	f := newFixture(t)
+	f.s.Close()
+	f.s.Close()
+	err := f.s.writeGrouped(context.Background(), nil, func(*sql.Tx) error { return nil })
+	if !errors.Is(err, errClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}

@@ -73,6 +73,7 @@ type Store struct {
 	groupIn   chan *groupedWrite
 	groupQuit chan struct{}
 	groupDone chan struct{}
+	groupStop sync.Once
 
 	integrity atomic.Pointer[IntegrityResult]
 	// damaged and storageFull are what the connections saw, see watch.go.
@@ -222,10 +223,13 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	if s.groupQuit != nil {
-		close(s.groupQuit)
-		<-s.groupDone // the group being committed finishes first
-		s.groupQuit = nil
+	if s.groupQuit != nil { // nil when Open failed before starting it
+		// Once: a second Close must not close the channel again, and a
+		// booking change arriving meanwhile still sees it closed.
+		s.groupStop.Do(func() {
+			close(s.groupQuit)
+			<-s.groupDone // the group being committed finishes first
+		})
 	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.findSession, s.userByID, s.stays, s.stayByID} {
