@@ -40,25 +40,23 @@ func monthEnvConfigured(b *testing.B, configure func(*store.Store, *handlers.Con
 			b.Fatal(err)
 		}
 	}
-	c := e.as(e.anna)
-	var cookie *http.Cookie
-	for _, ck := range c.http.Jar.Cookies(mustURL(e.srv.URL)) {
-		if ck.Name == "booking_session" {
-			cookie = ck
-		}
-	}
-	return e, e.srv.Config.Handler, cookie
+	return e, e.srv.Config.Handler, sessionHTTPCookie(e.as(e.anna))
 }
 
 func serveCalendar(b *testing.B, h http.Handler, cookie *http.Cookie) {
-	req := httptest.NewRequest(http.MethodGet, "/calendar?month=2026-08", nil)
+	serveGet(b, h, "/calendar?month=2026-08", cookie)
+}
+
+// serveGet serves one page in-process to the holder of cookie.
+func serveGet(b *testing.B, h http.Handler, path string, cookie *http.Cookie) {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	req.AddCookie(cookie)
 	req.Header.Set("Accept-Language", "de")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
-		b.Fatalf("status %d", w.Code)
+		b.Fatalf("%s: status %d", path, w.Code)
 	}
 }
 
@@ -162,23 +160,7 @@ func BenchmarkCalendarCacheMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := e.as(u)
-		for _, ck := range c.http.Jar.Cookies(mustURL(e.srv.URL)) {
-			if ck.Name == "booking_session" {
-				cookies = append(cookies, ck)
-			}
-		}
-	}
-	get := func(h http.Handler, path string, cookie *http.Cookie) {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.RemoteAddr = "127.0.0.1:5555"
-		req.AddCookie(cookie)
-		req.Header.Set("Accept-Language", "de")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			b.Fatalf("%s: status %d", path, w.Code)
-		}
+		cookies = append(cookies, sessionHTTPCookie(e.as(u)))
 	}
 	heap := func() uint64 {
 		var m runtime.MemStats
@@ -194,12 +176,12 @@ func BenchmarkCalendarCacheMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, ck := range cookies {
-			get(h, "/bookings", ck)
+			serveGet(b, h, "/bookings", ck)
 		}
 		before := heap()
 		for m := range months {
 			for _, ck := range cookies {
-				get(h, "/calendar?month="+today.AddMonths(m).String()[:7], ck)
+				serveGet(b, h, "/calendar?month="+today.AddMonths(m).String()[:7], ck)
 			}
 		}
 		held = int64(heap()) - int64(before)

@@ -108,12 +108,7 @@ func TestCalendarAfterChanges(t *testing.T) {
 	e := newEnvConfigured(t, func(_ *store.Store, c *handlers.Config) { cfg = *c })
 	ctx := context.Background()
 	warm := e.srv.Config.Handler
-	var cookie *http.Cookie
-	for _, ck := range e.as(e.anna).http.Jar.Cookies(mustURL(e.srv.URL)) {
-		if ck.Name == "booking_session" {
-			cookie = ck
-		}
-	}
+	cookie := sessionHTTPCookie(e.as(e.anna))
 	get := func(h http.Handler, month string) string {
 		req := httptest.NewRequest(http.MethodGet, "/calendar?month="+month, nil)
 		req.RemoteAddr = "127.0.0.1:5555"

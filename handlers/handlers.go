@@ -106,10 +106,10 @@ type app struct {
 	agenda   *versionedCache[agendaKey, template.HTML]
 	// The calendar page around its body, per kind of viewer, and the body
 	// around its weeks and agenda.
+	frames    *versionedCache[frameKey, *frame]
+	skeletons *versionedCache[skeletonKey, [3][]byte]
 	// monthFlight makes concurrent renders of one month one render.
 	monthFlight singleflight.Group
-	frames      *versionedCache[frameKey, *frame]
-	skeletons   *versionedCache[skeletonKey, [3][]byte]
 
 	// Mail and calendar feeds, see mail.go and feeds.go.
 	mail       MailService

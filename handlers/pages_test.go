@@ -330,14 +330,23 @@ func TestLoginLogoutAndSessions(t *testing.T) {
 	wantRedirect(t, c.get("/calendar"), "/login")
 }
 
+// sessionCookie is the value of c's session cookie, "" for none.
 func sessionCookie(c *client) string {
+	if ck := sessionHTTPCookie(c); ck != nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// sessionHTTPCookie is c's session cookie, nil for none.
+func sessionHTTPCookie(c *client) *http.Cookie {
 	u, _ := url.Parse(c.e.srv.URL)
 	for _, ck := range c.http.Jar.Cookies(u) {
 		if ck.Name == "booking_session" {
-			return ck.Value
+			return ck
 		}
 	}
-	return ""
+	return nil
 }
 
 func TestSetupLink(t *testing.T) {
