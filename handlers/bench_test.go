@@ -16,11 +16,11 @@ import (
 
 // monthEnv is a house with 6 accommodations and about 60 bookings in
 // August, seen by a logged-in member.
-func monthEnv(b *testing.B) (*env, http.Handler, *http.Cookie) {
+func monthEnv(b testing.TB) (*env, http.Handler, *http.Cookie) {
 	return monthEnvConfigured(b, nil)
 }
 
-func monthEnvConfigured(b *testing.B, configure func(*store.Store, *handlers.Config)) (*env, http.Handler, *http.Cookie) {
+func monthEnvConfigured(b testing.TB, configure func(*store.Store, *handlers.Config)) (*env, http.Handler, *http.Cookie) {
 	e := newEnvConfigured(b, configure)
 	ctx := context.Background()
 	accs := []*store.Accommodation{e.room, e.tent}

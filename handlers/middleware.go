@@ -129,6 +129,16 @@ func routeName(next http.Handler) http.Handler {
 	})
 }
 
+// detachDatabase gives the handlers a context that their database calls
+// cannot be cancelled with, so that no statement starts a goroutine to
+// watch for it; store.Detach says why, and what still ends when the visitor
+// goes away.
+func detachDatabase(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(store.Detach(r.Context())))
+	})
+}
+
 // secureHeaders are sent with every response. The CSP allows only our own
 // scripts and styles; no inline script runs.
 func secureHeaders(next http.Handler) http.Handler {

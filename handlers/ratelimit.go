@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"booking/store"
 )
 
 // limiter slows down password and link guessing on the forms that check a
@@ -130,9 +132,9 @@ func (l *limiter) begin(ctx context.Context, key string) (at *attempt, retry tim
 	case <-timer.C:
 		at.undo(true)
 		return nil, 5 * time.Second, errBusy
-	case <-ctx.Done():
+	case <-store.CallerDone(ctx):
 		at.undo(true)
-		return nil, 0, ctx.Err()
+		return nil, 0, context.Canceled
 	}
 }
 

@@ -56,8 +56,8 @@ func (s *Store) writeGrouped(ctx context.Context, booking *int64, fn func(tx *sq
 	case s.groupIn <- w:
 	case <-s.groupQuit:
 		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-CallerDone(ctx):
+		return callerErr(ctx)
 	}
 	return <-w.done
 }
@@ -123,7 +123,7 @@ func (s *Store) tryGroup(batch []*groupedWrite) (errs []error, abort error) {
 	errs = make([]error, len(batch))
 	kept := 0
 	for i, w := range batch {
-		if err := w.ctx.Err(); err != nil {
+		if err := callerErr(w.ctx); err != nil {
 			errs[i] = err
 			continue
 		}

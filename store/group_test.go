@@ -40,6 +40,7 @@ func TestGroupCommit(t *testing.T) {
 		{ctx: gone, fn: put("g4")},
 		{ctx: ctx, fn: put("g1")}, // a UNIQUE violation: sees g1 of the same group
 		{ctx: ctx, fn: put("g5")},
+		{ctx: Detach(gone), fn: put("g6")}, // went away too, behind a web request's context
 	}
 	for _, w := range batch {
 		w.done = make(chan error, 1)
@@ -59,8 +60,8 @@ func TestGroupCommit(t *testing.T) {
 	if got[2] == nil {
 		t.Error("panicking change: no error")
 	}
-	if !errors.Is(got[3], context.Canceled) {
-		t.Errorf("cancelled caller: %v", got[3])
+	if !errors.Is(got[3], context.Canceled) || !errors.Is(got[6], context.Canceled) {
+		t.Errorf("cancelled callers: %v, %v", got[3], got[6])
 	}
 	if got[4] == nil || !strings.Contains(got[4].Error(), "UNIQUE") {
 		t.Errorf("second g1: %v", got[4])

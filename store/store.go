@@ -275,6 +275,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // the data is rendered anew; bookkeeping of mail leaves it alone. booking,
 // when set, is the one booking fn changed.
 func (s *Store) transact(ctx context.Context, changesData bool, booking *int64, fn func(tx *sql.Tx) error) error {
+	// A change whose caller went away is not started (a Detach'ed context
+	// would not say so itself); one that has started is finished.
+	if err := callerErr(ctx); err != nil {
+		return err
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
