@@ -47,17 +47,24 @@ func serveCalendar(b *testing.B, h http.Handler, cookie *http.Cookie) {
 	serveGet(b, h, "/calendar?month=2026-08", cookie)
 }
 
-// serveGet serves one page in-process to the holder of cookie.
-func serveGet(b *testing.B, h http.Handler, path string, cookie *http.Cookie) {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+// serveGet serves one page in-process to the holder of cookie and returns
+// it.
+func serveGet(t testing.TB, h http.Handler, path string, cookie *http.Cookie) string {
+	return serveGetContext(t, context.Background(), h, path, cookie)
+}
+
+// serveGetContext is serveGet with the request's context.
+func serveGetContext(t testing.TB, ctx context.Context, h http.Handler, path string, cookie *http.Cookie) string {
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	req.AddCookie(cookie)
 	req.Header.Set("Accept-Language", "de")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
-		b.Fatalf("%s: status %d", path, w.Code)
+		t.Fatalf("%s: status %d", path, w.Code)
 	}
+	return w.Body.String()
 }
 
 // cpuTime is the CPU time the process has used so far (user + system, all

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,15 +109,7 @@ func TestCalendarAfterChanges(t *testing.T) {
 	warm := e.srv.Config.Handler
 	cookie := sessionHTTPCookie(e.as(e.anna))
 	get := func(h http.Handler, month string) string {
-		req := httptest.NewRequest(http.MethodGet, "/calendar?month="+month, nil)
-		req.RemoteAddr = "127.0.0.1:5555"
-		req.AddCookie(cookie)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("%s: status %d", month, w.Code)
-		}
-		return w.Body.String()
+		return serveGet(t, h, "/calendar?month="+month, cookie)
 	}
 	months := []string{"2026-08", "2026-09", "2026-10"}
 	rng := rand.New(rand.NewPCG(14, 2))

@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"runtime/metrics"
 	"testing"
 )
@@ -21,16 +19,7 @@ func TestPageViewsStartNoGoroutines(t *testing.T) {
 		metrics.Read(created)
 		return created[0].Value.Uint64()
 	}
-	view := func(path string) {
-		req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
-		req.RemoteAddr = "127.0.0.1:5555"
-		req.AddCookie(cookie)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
-			t.Fatalf("%s: status %d", path, w.Code)
-		}
-	}
+	view := func(path string) { serveGetContext(t, ctx, h, path, cookie) }
 	paths := []string{"/calendar?month=2026-08", "/bookings", "/bookings/new", "/profile", "/availability?month=2026-08"}
 	for _, p := range paths {
 		view(p) // first views may fill caches and pools
