@@ -83,14 +83,17 @@ func newRequestID() string {
 const slowRequest = time.Second
 
 // observe is the outermost middleware: request id, panic recovery, the
-// request metrics and the access line (see Config.LogAllRequests).
+// request metrics and the access line (see Config.LogAllRequests). It also
+// gives every request a context that its database calls cannot be
+// cancelled with, so that no statement starts a goroutine to watch for it;
+// store.Detach says why, and what still ends when the visitor goes away.
 func (a *app) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: newRequestID(), route: "unmatched"}
 		w.Header().Set("X-Request-Id", ri.id)
 		sw := &statusWriter{ResponseWriter: w, ri: ri}
-		r = r.WithContext(context.WithValue(r.Context(), ctxInfo, ri))
+		r = r.WithContext(context.WithValue(store.Detach(r.Context()), ctxInfo, ri))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -126,16 +129,6 @@ func routeName(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// detachDatabase gives the handlers a context that their database calls
-// cannot be cancelled with, so that no statement starts a goroutine to
-// watch for it; store.Detach says why, and what still ends when the visitor
-// goes away.
-func detachDatabase(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(store.Detach(r.Context())))
 	})
 }
 

@@ -12,13 +12,13 @@ import (
 // check passwords or links are rate limited per client.
 func (a *app) routes() http.Handler {
 	r := mux.NewRouter()
-	r.Use(routeName, detachDatabase)
-	r.NotFoundHandler = detachDatabase(a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.Use(routeName)
+	r.NotFoundHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.showError(w, r, http.StatusNotFound, "err.not_found")
-	})))
-	r.MethodNotAllowedHandler = detachDatabase(a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	r.MethodNotAllowedHandler = a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.showError(w, r, http.StatusMethodNotAllowed, "err.method")
-	})))
+	}))
 
 	public := func(h handlerFunc) http.Handler { return a.withSession(a.errorHandler(h)) }
 	guarded := func(h handlerFunc) http.Handler { return a.limitPosts(public(h)) }
