@@ -350,8 +350,13 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 	sending.Go(func() { sender.Run(sendCtx) })
 	defer sending.Wait()
 	defer stopSending()
+	// Stopping drains keep-alive connections instead of cutting them off
+	// under a request (drain.go).
+	drain := newDrain()
+	ln = &onceCloseListener{Listener: ln}
 	srv := &http.Server{
-		Handler:           web.withHSTS(h),
+		Handler:           drain.handler(web.withHSTS(h)),
+		ConnState:         drain.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -382,7 +387,7 @@ func serveUntilStopped(ctx context.Context, db *replicatedDB, f *serveFlags, mai
 	logger.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	if err := drain.stop(shutCtx, srv, ln); err != nil {
 		logger.Error("shutdown", "err", err)
 	}
 	if redirects != nil {
