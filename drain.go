@@ -27,7 +27,7 @@ const drainLongest = 2 * time.Second
 // http.Server.Shutdown closes every idle HTTP/1 connection at once. When a
 // client has written its next request on one of them a moment before, the
 // request is lost: the client reads the end of the connection (EOF), and
-// nobody retries a POST. Under socket activation this was the one request
+// Go's HTTP client, like most scripts, does not send a POST again. Under socket activation this was the one request
 // that could fail while the service restarted for an upgrade (seen in CI in
 // TestUpgradeWithoutDowntime: 1 of 398, a booking).
 //
@@ -36,8 +36,8 @@ const drainLongest = 2 * time.Second
 // "Connection: close", which tells the client not to send on that connection
 // again, and closes only connections that have waited drainQuiet for a
 // request. A client sends on an idle connection the moment the drain closes
-// it only when it has been quiet that long, which is the race every
-// HTTP/1.1 keep-alive timeout has and browsers retry. HTTP/2 connections are
+// it only when it has been quiet that long: the same small race that every
+// HTTP/1.1 server's idle timeout has. HTTP/2 connections are
 // left to Shutdown: its GOAWAY names the last request it will answer, so
 // nothing is lost there.
 type drain struct {
