@@ -102,13 +102,14 @@ func (d *drain) stop(ctx context.Context, srv *http.Server, ln net.Listener) err
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	giveUp := time.After(drainLongest)
+wait:
 	for d.closeQuiet() > 0 {
 		select {
 		case <-tick.C:
 		case <-giveUp:
-			return srv.Shutdown(ctx)
+			break wait
 		case <-ctx.Done():
-			return srv.Shutdown(ctx)
+			break wait
 		}
 	}
 	return srv.Shutdown(ctx)

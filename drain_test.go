@@ -136,6 +136,16 @@ func restartTraffic(t testing.TB, restarts int, secure bool, stop func(context.C
 	return failures, answered
 }
 
+// stopByDrain and stopByShutdown are the two ways restartTraffic stops a
+// server: the drain, as serve does, and http.Server.Shutdown alone.
+func stopByDrain(ctx context.Context, srv *http.Server, ln net.Listener, d *drain) error {
+	return d.stop(ctx, srv, ln)
+}
+
+func stopByShutdown(ctx context.Context, srv *http.Server, _ net.Listener, _ *drain) error {
+	return srv.Shutdown(ctx)
+}
+
 // TestRestartLosesNoRequest restarts the server under traffic the way an
 // upgrade does: not one request may fail, and every server answers some.
 func TestRestartLosesNoRequest(t *testing.T) {
@@ -146,9 +156,7 @@ func TestRestartLosesNoRequest(t *testing.T) {
 		restarts int
 	}{{false, 10}, {true, 3}} {
 		t.Run(fmt.Sprintf("tls=%v", c.secure), func(t *testing.T) {
-			failures, answered := restartTraffic(t, c.restarts, c.secure, func(ctx context.Context, srv *http.Server, ln net.Listener, d *drain) error {
-				return d.stop(ctx, srv, ln)
-			})
+			failures, answered := restartTraffic(t, c.restarts, c.secure, stopByDrain)
 			if len(failures) > 0 {
 				t.Errorf("%d requests failed across %d restarts, e.g. %v", len(failures), c.restarts, failures[:min(5, len(failures))])
 			}
@@ -170,10 +178,8 @@ func BenchmarkRestart(b *testing.B) {
 		name string
 		stop func(context.Context, *http.Server, net.Listener, *drain) error
 	}{
-		{"stop=drain", func(ctx context.Context, srv *http.Server, ln net.Listener, d *drain) error {
-			return d.stop(ctx, srv, ln)
-		}},
-		{"stop=shutdown", func(ctx context.Context, srv *http.Server, _ net.Listener, _ *drain) error { return srv.Shutdown(ctx) }},
+		{"stop=drain", stopByDrain},
+		{"stop=shutdown", stopByShutdown},
 	}
 	for _, secure := range []bool{false, true} {
 		for _, s := range stops {
